@@ -1,0 +1,138 @@
+/**
+ * The client's opening handshake (RFC 6455 §4.1) over node:http / node:https: a GET with Upgrade,
+ * then the 101 response checked against what was offered before the socket is handed over.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Socket } from 'node:net';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { checkResponse, generateKey } from '../protocol/handshake.js';
+import { HandshakeError } from './errors.js';
+import type { WebSocket } from './websocket.js';
+
+/** @internal Emitted by `close()`/`terminate()` while connecting: the client handshake aborts. */
+export const kAbort = Symbol('rfc6455.abort');
+
+export interface ClientOptions extends Pick<TlsOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'> {
+  /** Subprotocols to offer (also accepted as `new WebSocket(url, protocols)`). */
+  protocols?: string | string[];
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  origin?: string;
+  /** Milliseconds for the whole handshake; default 30 s. */
+  handshakeTimeout?: number;
+  signal?: AbortSignal;
+  maxPayload?: number;
+  closeTimeout?: number;
+  /** Deliver messages as 'fragment' events instead of whole 'message' events. */
+  streaming?: boolean;
+  agent?: http.Agent;
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+
+export function openClient(
+  ws: WebSocket,
+  address: string | URL,
+  protocols: string | string[] | undefined,
+  options: ClientOptions,
+): void {
+  const url = parseUrl(address);
+  ws.url = url.href;
+  const offered = toList(protocols ?? options.protocols);
+  const key = generateKey();
+  const secure = url.protocol === 'wss:' || url.protocol === 'https:';
+  const headers: Record<string, string> = {
+    ...options.headers,
+    Connection: 'Upgrade',
+    Upgrade: 'websocket',
+    'Sec-WebSocket-Key': key,
+    'Sec-WebSocket-Version': '13',
+  };
+  if (offered.length) headers['Sec-WebSocket-Protocol'] = offered.join(', ');
+  if (options.origin) headers.Origin = options.origin;
+
+  const requestOptions: https.RequestOptions = {
+    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port || (secure ? 443 : 80),
+    path: url.pathname + url.search,
+    headers,
+    agent: options.agent ?? false,
+    ca: options.ca,
+    cert: options.cert,
+    key: options.key,
+    rejectUnauthorized: options.rejectUnauthorized,
+    servername: options.servername,
+  };
+  if (url.username || url.password) {
+    requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  }
+  const request = (secure ? https : http).request(requestOptions);
+
+  let settled = false;
+  const fail = (error: Error) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    ws.off(kAbort, fail);
+    request.destroy();
+    ws.failHandshake(error);
+  };
+  const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const timer = setTimeout(() => fail(new HandshakeError(`Opening handshake timed out after ${timeout} ms`)), timeout);
+  const onAbort = () => fail(new HandshakeError('Opening handshake aborted'));
+  if (options.signal?.aborted) return void process.nextTick(onAbort);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  ws.on(kAbort, fail);
+
+  request.on('error', (error) => fail(new HandshakeError(error.message)));
+  request.on('response', (res) => {
+    res.resume();
+    fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers));
+  });
+  request.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    const check = checkResponse(res.statusCode, res.headers, key, offered);
+    if (!check.ok) {
+      socket.destroy();
+      return fail(new HandshakeError(check.message, res.statusCode, res.headers));
+    }
+    if (settled) return void socket.destroy();
+    settled = true;
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    ws.off(kAbort, fail);
+    ws.protocol = check.protocol;
+    ws.extensions = check.extensions;
+    ws.attach(socket, undefined, {
+      side: 'client',
+      maxPayload: options.maxPayload,
+      closeTimeout: options.closeTimeout,
+      streaming: options.streaming,
+    }, false);
+    ws.emit('open');
+    // Read only after code awaiting connect() has run, so it can listen before messages flow.
+    setImmediate(() => ws.startReading(head));
+  });
+  request.end();
+}
+
+function parseUrl(address: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new SyntaxError(`Invalid URL: ${address}`);
+  }
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
+    throw new SyntaxError(`The URL's scheme must be ws or wss, not ${url.protocol.slice(0, -1)}`);
+  }
+  if (url.hash) throw new SyntaxError('The URL must not contain a fragment');
+  return url;
+}
+
+function toList(protocols: string | string[] | undefined): string[] {
+  const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols;
+  if (new Set(list).size !== list.length) throw new SyntaxError('Subprotocols must be unique');
+  return list;
+}

@@ -1,0 +1,11 @@
+/** Why a client's opening handshake failed: the HTTP status and headers when the server answered. */
+export class HandshakeError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly headers?: Record<string, string | string[] | undefined>,
+  ) {
+    super(message);
+    this.name = 'HandshakeError';
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * WebSocketServer: accepts the opening handshake (RFC 6455 §4.2) on its own port, on an existing
+ * http(s) server, or through `handleUpgrade` for servers that route upgrades themselves.
+ */
+import { EventEmitter } from 'node:events';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CloseCode, DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
+import { buildAcceptResponse, buildErrorResponse, checkRequest } from '../protocol/handshake.js';
+import { WebSocket } from './websocket.js';
+
+export interface VerifyInfo {
+  origin: string | undefined;
+  secure: boolean;
+  req: http.IncomingMessage;
+}
+type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
+
+export interface ServerOptions {
+  port?: number;
+  host?: string;
+  /** Attach to this http(s) server's 'upgrade' events. */
+  server?: http.Server;
+  /** Neither listen nor attach: call `handleUpgrade` yourself. */
+  noServer?: boolean;
+  /** Only accept upgrades for this path (query string ignored). */
+  path?: string;
+  maxPayload?: number;
+  closeTimeout?: number;
+  /** Deliver messages as 'fragment' events instead of whole 'message' events. */
+  streaming?: boolean;
+  /** Picks the subprotocol from those offered; false for none. Default: the first one offered. */
+  handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false;
+  /**
+   * Accepts or refuses a handshake before the upgrade: return a boolean (or a promise of one), or
+   * take a callback `(result, code, message, headers)` as the `ws` package does. Refusal is a 403.
+   */
+  verifyClient?:
+    | ((info: VerifyInfo) => boolean | Promise<boolean>)
+    | ((info: VerifyInfo, callback: VerifyCallback) => void);
+  /**
+   * Authenticates the request before the upgrade. Its result is attached as `ws.user`; `false` or
+   * `null` refuses with 401; an error with a `status` refuses with that status; any other error is
+   * a 500 and an 'upgradeError' event.
+   */
+  authenticate?: (req: http.IncomingMessage) => unknown | Promise<unknown>;
+}
+
+interface Refusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+export class WebSocketServer extends EventEmitter {
+  readonly clients = new Set<WebSocket>();
+  readonly options: ServerOptions;
+  private readonly httpServer: http.Server | null;
+  private readonly ownsServer: boolean;
+  private closed = false;
+
+  constructor(options: ServerOptions, callback?: () => void) {
+    super();
+    this.options = { maxPayload: DEFAULT_MAX_PAYLOAD, ...options };
+    const modes = [options.port !== undefined, options.server !== undefined, options.noServer === true];
+    if (modes.filter(Boolean).length !== 1) {
+      throw new TypeError('Exactly one of the "port", "server" and "noServer" options must be given');
+    }
+    this.ownsServer = options.port !== undefined;
+    this.httpServer = this.ownsServer ? http.createServer(answerPlainHttp) : (options.server ?? null);
+    const server = this.httpServer;
+    if (!server) return;
+    server.on('upgrade', this.onUpgrade);
+    server.on('listening', this.onListening);
+    server.on('error', this.onError);
+    if (this.ownsServer) server.listen(options.port, options.host, callback);
+  }
+
+  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Leave other paths to other 'upgrade' listeners, if the server has any.
+    if (!this.shouldHandle(req) && this.httpServer!.listenerCount('upgrade') > 1) return;
+    this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
+  };
+  private readonly onListening = () => this.emit('listening');
+  private readonly onError = (error: Error) => this.emit('error', error);
+
+  address(): AddressInfo | string | null {
+    if (!this.httpServer) throw new Error('The server is in "noServer" mode');
+    return this.httpServer.address();
+  }
+
+  shouldHandle(req: http.IncomingMessage): boolean {
+    if (!this.options.path) return true;
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    return (q === -1 ? url : url.slice(0, q)) === this.options.path;
+  }
+
+  /** Completes (or refuses) the handshake for an upgrade request, then hands the socket to `callback`. */
+  handleUpgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    callback: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
+    socket.on('error', destroyOnError);
+    if (this.closed) return refuse(socket, { status: 503, message: 'Server is closing' });
+    const check = checkRequest(req);
+    if (!check.ok) return refuse(socket, check);
+    if (!this.shouldHandle(req)) return refuse(socket, { status: 404, message: 'No WebSocket endpoint at this path' });
+    const hooks = this.options.verifyClient || this.options.authenticate;
+    if (!hooks) return this.upgrade(req, socket, head, check.key, check.protocols, undefined, callback);
+    this.runHooks(req, socket).then(
+      (outcome) => {
+        if ('status' in outcome) return refuse(socket, outcome);
+        this.upgrade(req, socket, head, check.key, check.protocols, outcome.user, callback);
+      },
+      (error: unknown) => {
+        this.emit('upgradeError', error, req);
+        refuse(socket, { status: 500, message: 'Internal Server Error' });
+      },
+    );
+  }
+
+  private async runHooks(req: http.IncomingMessage, socket: Duplex): Promise<Refusal | { user: unknown }> {
+    const { verifyClient, authenticate } = this.options;
+    if (verifyClient) {
+      const info: VerifyInfo = {
+        origin: (req.headers.origin ?? req.headers['sec-websocket-origin']) as string | undefined,
+        secure: Boolean((socket as { encrypted?: boolean }).encrypted),
+        req,
+      };
+      const verdict = await runVerify(verifyClient, info);
+      if (verdict) return verdict;
+    }
+    if (!authenticate) return { user: undefined };
+    try {
+      const user = await authenticate(req);
+      if (user === false || user === null || user === undefined) return { status: 401, message: 'Unauthorized' };
+      return { user };
+    } catch (error) {
+      const status = (error as { status?: unknown }).status;
+      if (typeof status === 'number' && status >= 400 && status < 600) {
+        return { status, message: (error as Error).message || 'Refused' };
+      }
+      throw error;
+    }
+  }
+
+  private upgrade(
+    req: http.IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    key: string,
+    offered: string[],
+    user: unknown,
+    callback: (ws: WebSocket, req: http.IncomingMessage) => void,
+  ): void {
+    // The client may have gone while the hooks ran.
+    if (!socket.writable || socket.destroyed) return void socket.destroy();
+    let protocol: string | false = offered[0] ?? false;
+    if (this.options.handleProtocols && offered.length) protocol = this.options.handleProtocols(new Set(offered), req);
+    socket.write(buildAcceptResponse(key, protocol || undefined));
+    socket.removeListener('error', destroyOnError);
+
+    const ws = new WebSocket();
+    ws.protocol = protocol || '';
+    ws.user = user;
+    ws.url = req.url ?? '/';
+    ws.attach(socket, head, {
+      side: 'server',
+      maxPayload: this.options.maxPayload,
+      closeTimeout: this.options.closeTimeout,
+      streaming: this.options.streaming,
+    });
+    this.clients.add(ws);
+    ws.once('close', () => {
+      this.clients.delete(ws);
+      if (this.closed && this.clients.size === 0) this.emit(kDrained);
+    });
+    callback(ws, req);
+  }
+
+  /**
+   * Stops accepting connections, closes every open one with 1001 (or the given code), and resolves
+   * once all are closed. A server passed in with `server` is left listening.
+   */
+  close(callback?: (error?: Error) => void): Promise<void>;
+  close(options: { code?: number; reason?: string }, callback?: (error?: Error) => void): Promise<void>;
+  close(
+    options?: { code?: number; reason?: string } | ((error?: Error) => void),
+    callback?: (error?: Error) => void,
+  ): Promise<void> {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    const { code = CloseCode.GoingAway, reason = '' } = options ?? {};
+    this.closed = true;
+    const server = this.httpServer;
+    if (server) {
+      server.off('upgrade', this.onUpgrade);
+      server.off('listening', this.onListening);
+      server.off('error', this.onError);
+    }
+    const allClosed = new Promise<void>((resolve) => {
+      if (this.clients.size === 0) return resolve();
+      this.once(kDrained, resolve);
+      for (const ws of this.clients) ws.close(code, reason);
+    });
+    const serverClosed = new Promise<void>((resolve) => {
+      if (!this.ownsServer || !server!.listening) return resolve();
+      server!.close(() => resolve());
+      server!.closeAllConnections();
+    });
+    const done = Promise.all([allClosed, serverClosed]).then(() => {
+      this.emit('close');
+    });
+    if (callback) done.then(() => callback!(), callback);
+    return done;
+  }
+}
+
+const kDrained = Symbol('rfc6455.drained');
+
+async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, info: VerifyInfo): Promise<Refusal | null> {
+  if (verify.length >= 2) {
+    return new Promise((resolve) => {
+      (verify as (info: VerifyInfo, callback: VerifyCallback) => void)(info, (result, code = 403, message, headers) => {
+        resolve(result ? null : { status: code, message: message ?? 'Forbidden', headers });
+      });
+    });
+  }
+  const result = await (verify as (info: VerifyInfo) => boolean | Promise<boolean>)(info);
+  return result ? null : { status: 403, message: 'Forbidden' };
+}
+
+function refuse(socket: Duplex, refusal: Refusal): void {
+  socket.removeListener('error', destroyOnError);
+  socket.on('error', destroyOnError);
+  if (!socket.writable) return void socket.destroy();
+  socket.end(buildErrorResponse(refusal.status, refusal.message, refusal.headers), () => socket.destroy());
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/** A plain HTTP request to a WebSocket-only port. */
+function answerPlainHttp(_req: http.IncomingMessage, res: http.ServerResponse): void {
+  const body = 'Upgrade Required';
+  res.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': body.length, Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+  res.end(body);
+}

@@ -1,0 +1,362 @@
+/**
+ * The object both sides hand the application: ws-style (`on('message', (data, isBinary))`,
+ * `send`, `ping`, `close`, `terminate`), browser-style (`onmessage`, `addEventListener`,
+ * `binaryType`), and an async iterable of messages.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { CloseCode } from '../protocol/constants.js';
+import { checkClose } from '../protocol/connection.js';
+import { kAbort, openClient, type ClientOptions } from './client.js';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
+import { Message } from './message.js';
+import { Transport, type TransportOptions, type TransportOwner } from './transport.js';
+
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+export type Data = string | Buffer | ArrayBuffer | ArrayBufferView;
+export type SendCallback = (error?: Error | null) => void;
+
+export interface SendOptions {
+  /** Send as a binary message; by default strings are text and everything else binary. */
+  binary?: boolean;
+  /** false: more fragments of this message follow (§5.4). */
+  fin?: boolean;
+}
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+const WHATWG_TYPES = new Set(['open', 'message', 'close', 'error']);
+const kListener = Symbol('rfc6455.listener');
+
+type Listener = ((...args: any[]) => void) & { [kListener]?: unknown };
+
+export class WebSocket extends EventEmitter implements TransportOwner {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  readonly CONNECTING = CONNECTING;
+  readonly OPEN = OPEN;
+  readonly CLOSING = CLOSING;
+  readonly CLOSED = CLOSED;
+
+  readyState: number = CONNECTING;
+  /** The subprotocol agreed in the handshake, or ''. */
+  protocol = '';
+  /** The extensions agreed in the handshake, as the Sec-WebSocket-Extensions value, or ''. */
+  extensions = '';
+  url = '';
+  binaryType: BinaryType = 'nodebuffer';
+  /** What the server's `authenticate` hook returned for this connection. */
+  user: unknown = undefined;
+
+  private transport: Transport | null = null;
+  private bufferedAfterClose = 0;
+
+  /**
+   * A client connection, as in a browser: `new WebSocket(url, protocols, options)`. It connects in
+   * the background; listen for 'open', or use `connect()` for a promise.
+   */
+  constructor(address?: string | URL, protocols?: string | string[], options?: ClientOptions) {
+    super();
+    if (address !== undefined) openClient(this, address, protocols, options ?? {});
+  }
+
+  /** @internal Takes over an upgraded socket. */
+  attach(socket: Duplex, head: Buffer | undefined, options: TransportOptions, start = true): void {
+    this.transport = new Transport(socket, this, options);
+    this.readyState = OPEN;
+    if (start) this.transport.start(head);
+  }
+
+  /** @internal Starts reading, for a client that let 'open' listeners run first. */
+  startReading(head?: Buffer): void {
+    this.transport?.start(head);
+  }
+
+  /** Bytes passed to `send()` that the socket has not yet taken. */
+  get bufferedAmount(): number {
+    return (this.transport?.socket.writableLength ?? 0) + this.bufferedAfterClose;
+  }
+
+  send(data: Data, options?: SendOptions | SendCallback, callback?: SendCallback): void {
+    if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    }
+    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    const isBinary = options?.binary ?? typeof data !== 'string';
+    const payload = toBytes(data);
+    const transport = this.transport!;
+    if (this.readyState !== OPEN || transport.connection.closeSent) {
+      this.bufferedAfterClose += payload.length;
+      if (callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
+      return;
+    }
+    transport.callback = callback;
+    transport.connection.send(payload, isBinary, options?.fin ?? true);
+    transport.callback = undefined;
+  }
+
+  /** Sends a message as a stream of fragments, one per chunk; resolves when the last is written. */
+  async sendStream(chunks: AsyncIterable<Data> | Iterable<Data>, options: { binary?: boolean } = {}): Promise<void> {
+    let previous: Data | undefined;
+    for await (const chunk of chunks) {
+      if (previous !== undefined) await this.sendAsync(previous, { binary: options.binary, fin: false });
+      previous = chunk;
+    }
+    await this.sendAsync(previous ?? Buffer.alloc(0), { binary: options.binary, fin: true });
+  }
+
+  private sendAsync(data: Data, options: SendOptions): Promise<void> {
+    return new Promise((resolve, reject) => this.send(data, options, (error) => (error ? reject(error) : resolve())));
+  }
+
+  ping(data?: Data, callback?: SendCallback): void {
+    this.control('ping', data, callback);
+  }
+
+  pong(data?: Data, callback?: SendCallback): void {
+    this.control('pong', data, callback);
+  }
+
+  private control(kind: 'ping' | 'pong', data: Data | undefined, callback?: SendCallback): void {
+    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    const payload = data === undefined ? EMPTY : toBytes(data);
+    const transport = this.transport!;
+    transport.callback = callback;
+    const sent = transport.connection[kind](payload);
+    transport.callback = undefined;
+    if (!sent && callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
+  }
+
+  /** Starts the close handshake; 'close' follows when it completes or times out. */
+  close(code?: number, reason?: string | Buffer): void {
+    checkClose(code, reason ?? '');
+    if (this.readyState === CLOSED) return;
+    if (this.readyState === CONNECTING) {
+      this.emit(kAbort, new Error('WebSocket was closed before the connection was established'));
+      return;
+    }
+    this.transport!.close(code, reason);
+  }
+
+  /** Destroys the connection at once, without a close handshake. */
+  terminate(): void {
+    if (this.readyState === CLOSED) return;
+    if (this.readyState === CONNECTING) {
+      this.emit(kAbort, new Error('WebSocket was closed before the connection was established'));
+      return;
+    }
+    this.readyState = CLOSING;
+    this.transport!.terminate();
+  }
+
+  /** Stops reading from the peer (TCP backpressure reaches it). */
+  pause(): void {
+    this.transport?.socket.pause();
+  }
+
+  resume(): void {
+    this.transport?.socket.resume();
+  }
+
+  // TransportOwner: what the connection reports.
+
+  onTransportMessage(data: Buffer, isBinary: boolean): void {
+    this.emit('message', isBinary ? this.binary(data) : data, isBinary);
+  }
+
+  onTransportFragment(data: Buffer, isBinary: boolean, fin: boolean): void {
+    this.emit('fragment', data, isBinary, fin);
+  }
+
+  onTransportPing(data: Buffer): void {
+    this.emit('ping', data);
+  }
+
+  onTransportPong(data: Buffer): void {
+    this.emit('pong', data);
+  }
+
+  onTransportError(error: Error): void {
+    // A bad peer must not crash a process that did not listen for errors.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  onTransportClosing(): void {
+    if (this.readyState === OPEN) this.readyState = CLOSING;
+  }
+
+  onTransportClose(code: number, reason: Buffer, wasClean: boolean): void {
+    this.readyState = CLOSED;
+    this.emit('close', code, reason, wasClean);
+  }
+
+  /** @internal A client handshake that failed: 'error' (if listened to), then 'close' 1006. */
+  failHandshake(error: Error): void {
+    if (this.readyState === CLOSED) return;
+    this.readyState = CLOSED;
+    this.onTransportError(error);
+    this.emit('close', CloseCode.Abnormal, EMPTY, false);
+  }
+
+  private binary(data: Buffer): unknown {
+    switch (this.binaryType) {
+      case 'arraybuffer':
+        return data.buffer.slice(data.byteOffset, data.byteOffset + data.length);
+      case 'fragments':
+        return [data];
+      case 'blob':
+        return new Blob([data as Uint8Array<ArrayBuffer>]);
+      default:
+        return data;
+    }
+  }
+
+  // Browser-style events.
+
+  addEventListener(type: string, listener: EventListenerLike<any>, options?: { once?: boolean }): void {
+    if (!WHATWG_TYPES.has(type)) return void this.on(type, listener as Listener);
+    const wrapped: Listener = (...args: any[]) => dispatch(listener, this.toEvent(type, args));
+    wrapped[kListener] = listener;
+    if (options?.once) this.once(type, wrapped);
+    else this.on(type, wrapped);
+  }
+
+  removeEventListener(type: string, listener: EventListenerLike<any>): void {
+    for (const existing of this.rawListeners(type) as Listener[]) {
+      const inner = (existing as Listener & { listener?: Listener }).listener ?? existing;
+      if (existing === listener || inner[kListener] === listener) {
+        this.removeListener(type, existing);
+        return;
+      }
+    }
+  }
+
+  private toEvent(type: string, args: any[]): WebSocketEvent {
+    switch (type) {
+      case 'message': {
+        const [data, isBinary] = args as [Buffer, boolean];
+        return new MessageEvent(this, isBinary ? data : data.toString('utf8'));
+      }
+      case 'close':
+        return new CloseEvent(this, args[0], (args[1] as Buffer).toString('utf8'), args[2]);
+      case 'error':
+        return new ErrorEvent(this, args[0]);
+      default:
+        return new WebSocketEvent(type, this);
+    }
+  }
+
+  get onopen(): EventListenerLike<WebSocketEvent> | null {
+    return this.handler('open');
+  }
+  set onopen(listener) {
+    this.setHandler('open', listener);
+  }
+  get onmessage(): EventListenerLike<MessageEvent> | null {
+    return this.handler('message');
+  }
+  set onmessage(listener) {
+    this.setHandler('message', listener);
+  }
+  get onclose(): EventListenerLike<CloseEvent> | null {
+    return this.handler('close');
+  }
+  set onclose(listener) {
+    this.setHandler('close', listener);
+  }
+  get onerror(): EventListenerLike<ErrorEvent> | null {
+    return this.handler('error');
+  }
+  set onerror(listener) {
+    this.setHandler('error', listener);
+  }
+
+  private readonly handlers = new Map<string, EventListenerLike<any>>();
+
+  private handler(type: string): EventListenerLike<any> | null {
+    return this.handlers.get(type) ?? null;
+  }
+
+  private setHandler(type: string, listener: EventListenerLike<any> | null): void {
+    const previous = this.handlers.get(type);
+    if (previous) this.removeEventListener(type, previous);
+    this.handlers.delete(type);
+    if (typeof listener === 'function') {
+      this.handlers.set(type, listener);
+      this.addEventListener(type, listener);
+    }
+  }
+
+  /** Messages as they arrive, until the connection closes. Reading pauses while too many wait. */
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    const queue: Message[] = [];
+    let waiting: ((result: IteratorResult<Message>) => void) | null = null;
+    let done = this.readyState === CLOSED;
+    const onMessage = (data: Buffer, isBinary: boolean) => {
+      const message = new Message(asBuffer(data), isBinary);
+      if (waiting) {
+        const resolve = waiting;
+        waiting = null;
+        resolve({ value: message, done: false });
+      } else {
+        queue.push(message);
+        if (queue.length >= ITERATOR_HIGH_WATER) this.pause();
+      }
+    };
+    const finish = () => {
+      done = true;
+      this.off('message', onMessage);
+      this.off('close', finish);
+      if (waiting) waiting({ value: undefined, done: true });
+      waiting = null;
+    };
+    this.on('message', onMessage);
+    this.on('close', finish);
+    return {
+      next: () => {
+        const message = queue.shift();
+        if (message) {
+          if (queue.length < ITERATOR_HIGH_WATER / 2) this.resume();
+          return Promise.resolve({ value: message, done: false });
+        }
+        if (done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => (waiting = resolve));
+      },
+      return: () => {
+        finish();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}
+
+const ITERATOR_HIGH_WATER = 64;
+const EMPTY = Buffer.alloc(0);
+
+function dispatch(listener: EventListenerLike<any>, event: WebSocketEvent): void {
+  if (typeof listener === 'function') listener.call(event.target, event);
+  else listener.handleEvent(event);
+}
+
+/** The message bytes back from whatever `binaryType` made of them (a Blob cannot be read synchronously). */
+function asBuffer(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  if (Array.isArray(data)) return Buffer.concat(data);
+  throw new TypeError('Async iteration needs binaryType nodebuffer, arraybuffer or fragments');
+}
+
+function toBytes(data: Data): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof data === 'number' || typeof data === 'boolean') return Buffer.from(String(data));
+  throw new TypeError('send() takes a string, Buffer, ArrayBuffer or typed array');
+}

@@ -1,0 +1,151 @@
+/**
+ * The opening handshake (RFC 6455 §4) as pure functions over header maps: no sockets here.
+ * Header maps use lower-case names, as node:http gives them.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { GUID } from './constants.js';
+
+export type HeaderValue = string | string[] | undefined;
+export type Headers = Record<string, HeaderValue>;
+
+/** Sec-WebSocket-Accept for a Sec-WebSocket-Key (§4.2.2 step 5.4). */
+export function acceptKey(key: string): string {
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
+}
+
+/** A fresh Sec-WebSocket-Key: 16 random bytes, base64 (§4.1). */
+export function generateKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+function single(value: HeaderValue): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** Splits a comma-separated header into trimmed, non-empty items (RFC 7230 §7 list syntax). */
+export function parseList(value: HeaderValue): string[] {
+  const joined = single(value);
+  if (!joined) return [];
+  const items: string[] = [];
+  for (const part of joined.split(',')) {
+    const item = part.trim();
+    if (item) items.push(item);
+  }
+  return items;
+}
+
+function hasToken(value: HeaderValue, token: string): boolean {
+  return parseList(value).some((item) => item.toLowerCase() === token);
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const KEY = /^[A-Za-z0-9+/]{22}==$/;
+
+export interface UpgradeRequest {
+  method?: string;
+  httpVersion: string;
+  headers: Headers;
+}
+
+export type RequestCheck =
+  | { ok: true; key: string; protocols: string[] }
+  | { ok: false; status: number; message: string; headers?: Record<string, string> };
+
+/** Validates a client's opening handshake (§4.2.1). */
+export function checkRequest(req: UpgradeRequest): RequestCheck {
+  const fail = (status: number, message: string, headers?: Record<string, string>): RequestCheck => ({
+    ok: false,
+    status,
+    message,
+    headers,
+  });
+  if (req.method !== 'GET') return fail(405, 'Method must be GET', { Allow: 'GET' });
+  const [major, minor] = req.httpVersion.split('.').map(Number);
+  if (!(major > 1 || (major === 1 && minor >= 1))) return fail(400, 'HTTP/1.1 or later required');
+  if (!hasToken(req.headers.upgrade, 'websocket')) return fail(400, 'Upgrade header must be "websocket"');
+  if (!hasToken(req.headers.connection, 'upgrade')) return fail(400, 'Connection header must contain "Upgrade"');
+  const version = single(req.headers['sec-websocket-version'])?.trim();
+  if (version !== '13') {
+    return fail(version === undefined ? 400 : 426, 'Sec-WebSocket-Version must be 13', {
+      'Sec-WebSocket-Version': '13',
+    });
+  }
+  const key = single(req.headers['sec-websocket-key'])?.trim();
+  if (!key || !KEY.test(key) || Buffer.from(key, 'base64').length !== 16) {
+    return fail(400, 'Sec-WebSocket-Key must be base64 of 16 bytes');
+  }
+  const protocols = parseList(req.headers['sec-websocket-protocol']);
+  if (protocols.some((p) => !TOKEN.test(p)) || new Set(protocols).size !== protocols.length) {
+    return fail(400, 'Invalid Sec-WebSocket-Protocol header');
+  }
+  return { ok: true, key, protocols };
+}
+
+/** The 101 response head; `extra` lines are already "Name: value". */
+export function buildAcceptResponse(key: string, protocol?: string, extra: string[] = []): string {
+  const lines = [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${acceptKey(key)}`,
+  ];
+  if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  lines.push(...extra);
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/** A complete HTTP error response that ends a refused handshake. */
+export function buildErrorResponse(status: number, message: string, headers: Record<string, string> = {}): string {
+  const body = message;
+  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'Connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  lines.push('Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(body)}`);
+  return lines.join('\r\n') + '\r\n\r\n' + body;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export type ResponseCheck = { ok: true; protocol: string; extensions: string } | { ok: false; message: string };
+
+/** Validates the server's 101 response against what the client sent (§4.1, client steps 1–6). */
+export function checkResponse(
+  statusCode: number | undefined,
+  headers: Headers,
+  key: string,
+  offeredProtocols: readonly string[],
+  offeredExtensions: readonly string[] = [],
+): ResponseCheck {
+  if (statusCode !== 101) return { ok: false, message: `Unexpected server response: ${statusCode}` };
+  if (!hasToken(headers.upgrade, 'websocket')) return { ok: false, message: 'Invalid Upgrade header' };
+  if (!hasToken(headers.connection, 'upgrade')) return { ok: false, message: 'Invalid Connection header' };
+  if (single(headers['sec-websocket-accept'])?.trim() !== acceptKey(key)) {
+    return { ok: false, message: 'Invalid Sec-WebSocket-Accept header' };
+  }
+  const protocol = single(headers['sec-websocket-protocol'])?.trim() ?? '';
+  if (protocol && !offeredProtocols.includes(protocol)) {
+    return { ok: false, message: `Server sent a subprotocol that was not offered: ${protocol}` };
+  }
+  if (!protocol && headers['sec-websocket-protocol'] !== undefined) {
+    return { ok: false, message: 'Empty Sec-WebSocket-Protocol header' };
+  }
+  const extensions = single(headers['sec-websocket-extensions'])?.trim() ?? '';
+  for (const ext of parseList(extensions)) {
+    const name = ext.split(';')[0].trim().toLowerCase();
+    if (!offeredExtensions.includes(name)) {
+      return { ok: false, message: `Server sent an extension that was not offered: ${name}` };
+    }
+  }
+  return { ok: true, protocol, extensions };
+}

@@ -1,0 +1,319 @@
+/**
+ * A streaming frame parser (RFC 6455 §5). Bytes go in in any chunking; frames, messages and the
+ * first protocol violation come out through a `ParserSink`, synchronously, in order.
+ *
+ * A payload that arrives within one chunk is handed out as a view of that chunk (unmasked in place,
+ * never copied); one that spans chunks is copied once, into a buffer sized from its header. Text is
+ * validated as it arrives, so invalid UTF-8 fails the connection in the piece where it occurs.
+ */
+import { CloseCode, isValidCloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
+import { ProtocolError } from './errors.js';
+import { applyMask } from './mask.js';
+import { isUtf8, Utf8Validator } from './utf8.js';
+
+export interface ParserSink {
+  /** A whole message (when not streaming). `data` may be a view of a received chunk. */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
+  /** A piece of a message, in streaming mode; `fin` marks its last piece. */
+  onFragment(data: Buffer, isBinary: boolean, fin: boolean): void;
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** A close frame; `code` is 1005 when it carried none. */
+  onCloseFrame(code: number, reason: Buffer): void;
+  /** The first protocol violation; the parser accepts nothing after it. */
+  onProtocolError(error: ProtocolError): void;
+}
+
+export interface ParserOptions {
+  /** Servers require masked frames, clients refuse them (§5.1). */
+  expectMasked: boolean;
+  /** Largest message, in bytes, checked from frame headers before anything is buffered. */
+  maxPayload: number;
+  /** Deliver messages frame by frame (and large frames piece by piece) instead of whole. */
+  streaming?: boolean;
+  /** RSV1 is allowed on the first frame of a message (permessage-deflate negotiated). */
+  allowRsv1?: boolean;
+}
+
+const HEADER = 0;
+const PAYLOAD = 1;
+const FAILED = 2;
+const EMPTY = Buffer.alloc(0);
+
+export class FrameParser {
+  private state = HEADER;
+  // A header split across chunks is gathered here (at most 14 bytes).
+  private readonly head = Buffer.allocUnsafe(14);
+  private headLength = 0;
+
+  // The frame being read.
+  private fin = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = Buffer.allocUnsafe(4);
+  private payloadLength = 0;
+  private payload: Buffer | null = null;
+  private filled = 0;
+
+  // The message being read: its opcode (0 when none), size so far and pending fragments.
+  private messageOpcode = 0;
+  private messageCompressed = false;
+  private messageLength = 0;
+  private fragments: Buffer[] = [];
+  private readonly utf8 = new Utf8Validator();
+
+  private readonly expectMasked: boolean;
+  private readonly maxPayload: number;
+  private readonly streaming: boolean;
+  private readonly allowRsv1: boolean;
+
+  constructor(
+    private readonly sink: ParserSink,
+    options: ParserOptions,
+  ) {
+    this.expectMasked = options.expectMasked;
+    this.maxPayload = options.maxPayload;
+    this.streaming = options.streaming ?? false;
+    this.allowRsv1 = options.allowRsv1 ?? false;
+  }
+
+  get failed(): boolean {
+    return this.state === FAILED;
+  }
+
+  push(chunk: Buffer): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end && this.state !== FAILED) {
+      pos = this.state === HEADER ? this.readHeader(chunk, pos) : this.readPayload(chunk, pos);
+    }
+  }
+
+  private fail(code: number, message: string): number {
+    this.state = FAILED;
+    this.fragments = [];
+    this.payload = null;
+    this.sink.onProtocolError(new ProtocolError(code, message));
+    return Infinity;
+  }
+
+  private readHeader(chunk: Buffer, pos: number): number {
+    const available = chunk.length - pos;
+    if (this.headLength === 0 && available >= 2) {
+      const size = headerSize(chunk[pos + 1]);
+      if (available >= size) return this.decodeHeader(chunk, pos) ? this.startPayload(chunk, pos + size) : Infinity;
+    }
+    // The header straddles chunks: gather it, then take back the payload bytes gathered with it.
+    const had = this.headLength;
+    const take = Math.min(14 - had, available);
+    chunk.copy(this.head, had, pos, pos + take);
+    const have = had + take;
+    if (have >= 2) {
+      const size = headerSize(this.head[1]);
+      if (have >= size) {
+        this.headLength = 0;
+        return this.decodeHeader(this.head, 0) ? this.startPayload(chunk, pos + size - had) : Infinity;
+      }
+    }
+    this.headLength = have;
+    return chunk.length;
+  }
+
+  /** Reads and checks a complete header at `p`; false when it failed the connection. */
+  private decodeHeader(buf: Buffer, p: number): boolean {
+    const b0 = buf[p];
+    const b1 = buf[p + 1];
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    let q = p + 2;
+
+    if ((b0 & 0x30) !== 0) return this.reject(CloseCode.ProtocolError, 'RSV2 and RSV3 must be clear');
+    if (opcode >= 0x8) {
+      if (opcode > Opcode.Pong) return this.reject(CloseCode.ProtocolError, `Invalid opcode ${opcode}`);
+      if (!fin) return this.reject(CloseCode.ProtocolError, 'Control frames must not be fragmented');
+      if (rsv1) return this.reject(CloseCode.ProtocolError, 'RSV1 must be clear on control frames');
+      if (length > MAX_CONTROL_PAYLOAD) return this.reject(CloseCode.ProtocolError, 'Control frame payload too long');
+    } else if (opcode === Opcode.Continuation) {
+      if (this.messageOpcode === 0) return this.reject(CloseCode.ProtocolError, 'Continuation frame without a message');
+      if (rsv1) return this.reject(CloseCode.ProtocolError, 'RSV1 must be clear on continuation frames');
+    } else if (opcode <= Opcode.Binary) {
+      if (this.messageOpcode !== 0) return this.reject(CloseCode.ProtocolError, 'New message inside a fragmented one');
+      if (rsv1 && !this.allowRsv1) return this.reject(CloseCode.ProtocolError, 'RSV1 set without a negotiated extension');
+    } else {
+      return this.reject(CloseCode.ProtocolError, `Invalid opcode ${opcode}`);
+    }
+    if (masked !== this.expectMasked) {
+      return this.reject(CloseCode.ProtocolError, masked ? 'Frames from a server must not be masked' : 'Frames from a client must be masked');
+    }
+
+    if (length === 126) {
+      length = buf.readUInt16BE(q);
+      q += 2;
+    } else if (length === 127) {
+      const high = buf.readUInt32BE(q);
+      if (high & 0x80000000) return this.reject(CloseCode.ProtocolError, 'Most significant bit of a 64-bit length must be 0');
+      length = high * 0x100000000 + buf.readUInt32BE(q + 4);
+      q += 8;
+    }
+    if (opcode < 0x8) {
+      if (this.messageLength + length > this.maxPayload) return this.reject(CloseCode.MessageTooBig, 'Message too big');
+      if (opcode !== Opcode.Continuation) {
+        this.messageOpcode = opcode;
+        this.messageCompressed = rsv1;
+      }
+      this.messageLength += length;
+    } else if (opcode === Opcode.Close && length === 1) {
+      return this.reject(CloseCode.ProtocolError, 'Close frame with a 1-byte payload');
+    }
+    if (masked) {
+      this.maskKey[0] = buf[q];
+      this.maskKey[1] = buf[q + 1];
+      this.maskKey[2] = buf[q + 2];
+      this.maskKey[3] = buf[q + 3];
+    }
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.payloadLength = length;
+    return true;
+  }
+
+  private reject(code: number, message: string): false {
+    this.fail(code, message);
+    return false;
+  }
+
+  private startPayload(chunk: Buffer, pos: number): number {
+    const length = this.payloadLength;
+    if (chunk.length - pos >= length) {
+      const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
+      if (this.masked && length > 0) applyMask(payload, 0, payload, 0, length, this.maskKey);
+      this.frameComplete(payload, false);
+      return pos + length;
+    }
+    // Streamed data frames are handed out piece by piece, so they are never buffered whole.
+    this.payload = this.streaming && this.opcode < 0x8 ? null : Buffer.allocUnsafe(length);
+    this.filled = 0;
+    this.state = PAYLOAD;
+    return pos;
+  }
+
+  private readPayload(chunk: Buffer, pos: number): number {
+    const take = Math.min(this.payloadLength - this.filled, chunk.length - pos);
+    const filled = this.filled;
+    let piece: Buffer;
+    if (this.payload) {
+      if (this.masked) applyMask(chunk, pos, this.payload, filled, take, this.maskKey, filled & 3);
+      else chunk.copy(this.payload, filled, pos, pos + take);
+      piece = this.payload.subarray(filled, filled + take);
+    } else {
+      piece = chunk.subarray(pos, pos + take);
+      if (this.masked) applyMask(piece, 0, piece, 0, take, this.maskKey, filled & 3);
+    }
+    this.filled = filled + take;
+    const done = this.filled === this.payloadLength;
+    if (this.opcode < 0x8) {
+      // Fail fast on text: check each piece of a data frame as it arrives.
+      if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8.push(piece)) {
+        return this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
+      }
+      if (!this.payload) {
+        if (done) this.state = HEADER;
+        this.deliverPiece(piece, done && this.fin);
+        return pos + take;
+      }
+    }
+    if (done) {
+      const payload = this.payload!;
+      this.payload = null;
+      this.state = HEADER;
+      this.frameComplete(payload, true);
+    }
+    return pos + take;
+  }
+
+  /** A whole frame is in; `checked` says its UTF-8 was already validated piece by piece. */
+  private frameComplete(payload: Buffer, checked: boolean): void {
+    const opcode = this.opcode;
+    if (opcode >= 0x8) return this.controlFrame(opcode, payload);
+
+    const isText = this.messageOpcode === Opcode.Text;
+    const validate = isText && !this.messageCompressed;
+    if (validate && !checked) {
+      const whole = this.fin && opcode !== Opcode.Continuation;
+      const valid = whole ? isUtf8(payload) : this.utf8.push(payload);
+      if (!valid) {
+        this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
+        return;
+      }
+    }
+    if (this.fin && validate && !this.utf8.end()) {
+      this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
+      return;
+    }
+    if (this.streaming) {
+      if (this.fin) this.endMessage();
+      this.sink.onFragment(payload, !isText, this.fin);
+      return;
+    }
+    if (!this.fin) {
+      this.fragments.push(payload);
+      return;
+    }
+    if (this.fragments.length === 0) return this.messageComplete(payload, !isText);
+    this.fragments.push(payload);
+    const data = Buffer.concat(this.fragments, this.messageLength);
+    this.fragments = [];
+    this.messageComplete(data, !isText);
+  }
+
+  private deliverPiece(piece: Buffer, fin: boolean): void {
+    const isBinary = this.messageOpcode !== Opcode.Text;
+    if (fin) {
+      if (!isBinary && !this.messageCompressed && !this.utf8.end()) {
+        this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
+        return;
+      }
+      this.endMessage();
+    }
+    this.sink.onFragment(piece, isBinary, fin);
+  }
+
+  private messageComplete(data: Buffer, isBinary: boolean): void {
+    const compressed = this.messageCompressed;
+    this.endMessage();
+    this.sink.onMessage(data, isBinary, compressed);
+  }
+
+  private endMessage(): void {
+    this.messageOpcode = 0;
+    this.messageLength = 0;
+    this.messageCompressed = false;
+  }
+
+  private controlFrame(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.Ping) return this.sink.onPing(payload);
+    if (opcode === Opcode.Pong) return this.sink.onPong(payload);
+    if (payload.length === 0) return this.sink.onCloseFrame(CloseCode.NoStatus, EMPTY);
+    const code = payload.readUInt16BE(0);
+    if (!isValidCloseCode(code)) {
+      this.fail(CloseCode.ProtocolError, `Invalid close code ${code}`);
+      return;
+    }
+    const reason = payload.subarray(2);
+    if (!isUtf8(reason)) {
+      this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in close reason');
+      return;
+    }
+    this.sink.onCloseFrame(code, reason);
+  }
+}
+
+/** Header size from the second byte: base, extended length, mask key. */
+function headerSize(b1: number): number {
+  const length = b1 & 0x7f;
+  return 2 + (length === 126 ? 2 : length === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
+}
