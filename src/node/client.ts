@@ -10,9 +10,6 @@ import { checkResponse, generateKey } from '../protocol/handshake.js';
 import { HandshakeError } from './errors.js';
 import type { WebSocket } from './websocket.js';
 
-/** @internal Emitted by `close()`/`terminate()` while connecting: the client handshake aborts. */
-export const kAbort = Symbol('rfc6455.abort');
-
 export interface ClientOptions extends Pick<TlsOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'> {
   /** Subprotocols to offer (also accepted as `new WebSocket(url, protocols)`). */
   protocols?: string | string[];
@@ -75,7 +72,7 @@ export function openClient(
     settled = true;
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    ws.off(kAbort, fail);
+    ws.abortHandshake = null;
     request.destroy();
     ws.failHandshake(error);
   };
@@ -84,7 +81,7 @@ export function openClient(
   const onAbort = () => fail(new HandshakeError('Opening handshake aborted'));
   if (options.signal?.aborted) return void process.nextTick(onAbort);
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  ws.on(kAbort, fail);
+  ws.abortHandshake = fail;
 
   request.on('error', (error) => fail(new HandshakeError(error.message)));
   request.on('response', (res) => {
@@ -101,7 +98,7 @@ export function openClient(
     settled = true;
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
-    ws.off(kAbort, fail);
+    ws.abortHandshake = null;
     ws.protocol = check.protocol;
     ws.extensions = check.extensions;
     ws.attach(socket, undefined, {

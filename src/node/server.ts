@@ -53,12 +53,22 @@ interface Refusal {
   headers?: Record<string, string>;
 }
 
-export class WebSocketServer extends EventEmitter {
+export interface WebSocketServerEventMap {
+  connection: [ws: WebSocket, req: http.IncomingMessage];
+  listening: [];
+  error: [error: Error];
+  /** A hook threw an error without a status: the client got a 500. */
+  upgradeError: [error: unknown, req: http.IncomingMessage];
+  close: [];
+}
+
+export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   readonly clients = new Set<WebSocket>();
   readonly options: ServerOptions;
   private readonly httpServer: http.Server | null;
   private readonly ownsServer: boolean;
   private closed = false;
+  private drained: (() => void) | null = null;
 
   constructor(options: ServerOptions, callback?: () => void) {
     super();
@@ -177,7 +187,7 @@ export class WebSocketServer extends EventEmitter {
     this.clients.add(ws);
     ws.once('close', () => {
       this.clients.delete(ws);
-      if (this.closed && this.clients.size === 0) this.emit(kDrained);
+      if (this.clients.size === 0) this.drained?.();
     });
     callback(ws, req);
   }
@@ -206,7 +216,7 @@ export class WebSocketServer extends EventEmitter {
     }
     const allClosed = new Promise<void>((resolve) => {
       if (this.clients.size === 0) return resolve();
-      this.once(kDrained, resolve);
+      this.drained = resolve;
       for (const ws of this.clients) ws.close(code, reason);
     });
     const serverClosed = new Promise<void>((resolve) => {
@@ -221,8 +231,6 @@ export class WebSocketServer extends EventEmitter {
     return done;
   }
 }
-
-const kDrained = Symbol('rfc6455.drained');
 
 async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, info: VerifyInfo): Promise<Refusal | null> {
   if (verify.length >= 2) {

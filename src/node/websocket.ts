@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
 import { checkClose } from '../protocol/connection.js';
-import { kAbort, openClient, type ClientOptions } from './client.js';
+import { openClient, type ClientOptions } from './client.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
 import { Message } from './message.js';
 import { Transport, type TransportOptions, type TransportOwner } from './transport.js';
@@ -33,7 +33,19 @@ const kListener = Symbol('rfc6455.listener');
 
 type Listener = ((...args: any[]) => void) & { [kListener]?: unknown };
 
-export class WebSocket extends EventEmitter implements TransportOwner {
+/** Event names and listener arguments, for typed `on()`. */
+export interface WebSocketEventMap {
+  open: [];
+  /** `data` is a Buffer for text; for binary it follows `binaryType` (a Buffer by default). */
+  message: [data: Buffer, isBinary: boolean];
+  fragment: [data: Buffer, isBinary: boolean, fin: boolean];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  close: [code: number, reason: Buffer, wasClean: boolean];
+  error: [error: Error];
+}
+
+export class WebSocket extends EventEmitter<WebSocketEventMap> implements TransportOwner {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -53,6 +65,8 @@ export class WebSocket extends EventEmitter implements TransportOwner {
   /** What the server's `authenticate` hook returned for this connection. */
   user: unknown = undefined;
 
+  /** @internal Set while a client handshake runs: `close()`/`terminate()` abort it. */
+  abortHandshake: ((error: Error) => void) | null = null;
   private transport: Transport | null = null;
   private bufferedAfterClose = 0;
 
@@ -138,7 +152,7 @@ export class WebSocket extends EventEmitter implements TransportOwner {
     checkClose(code, reason ?? '');
     if (this.readyState === CLOSED) return;
     if (this.readyState === CONNECTING) {
-      this.emit(kAbort, new Error('WebSocket was closed before the connection was established'));
+      this.abortHandshake?.(new Error('WebSocket was closed before the connection was established'));
       return;
     }
     this.transport!.close(code, reason);
@@ -148,7 +162,7 @@ export class WebSocket extends EventEmitter implements TransportOwner {
   terminate(): void {
     if (this.readyState === CLOSED) return;
     if (this.readyState === CONNECTING) {
-      this.emit(kAbort, new Error('WebSocket was closed before the connection was established'));
+      this.abortHandshake?.(new Error('WebSocket was closed before the connection was established'));
       return;
     }
     this.readyState = CLOSING;
@@ -167,7 +181,7 @@ export class WebSocket extends EventEmitter implements TransportOwner {
   // TransportOwner: what the connection reports.
 
   onTransportMessage(data: Buffer, isBinary: boolean): void {
-    this.emit('message', isBinary ? this.binary(data) : data, isBinary);
+    this.emit('message', isBinary ? (this.binary(data) as Buffer) : data, isBinary);
   }
 
   onTransportFragment(data: Buffer, isBinary: boolean, fin: boolean): void {
@@ -220,18 +234,20 @@ export class WebSocket extends EventEmitter implements TransportOwner {
   // Browser-style events.
 
   addEventListener(type: string, listener: EventListenerLike<any>, options?: { once?: boolean }): void {
-    if (!WHATWG_TYPES.has(type)) return void this.on(type, listener as Listener);
+    const emitter = this as EventEmitter;
+    if (!WHATWG_TYPES.has(type)) return void emitter.on(type, listener as Listener);
     const wrapped: Listener = (...args: any[]) => dispatch(listener, this.toEvent(type, args));
     wrapped[kListener] = listener;
-    if (options?.once) this.once(type, wrapped);
-    else this.on(type, wrapped);
+    if (options?.once) emitter.once(type, wrapped);
+    else emitter.on(type, wrapped);
   }
 
   removeEventListener(type: string, listener: EventListenerLike<any>): void {
-    for (const existing of this.rawListeners(type) as Listener[]) {
+    const emitter = this as EventEmitter;
+    for (const existing of emitter.rawListeners(type) as Listener[]) {
       const inner = (existing as Listener & { listener?: Listener }).listener ?? existing;
       if (existing === listener || inner[kListener] === listener) {
-        this.removeListener(type, existing);
+        emitter.removeListener(type, existing);
         return;
       }
     }

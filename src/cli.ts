@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+/**
+ * The `rfc6455` command: an echo server and an interactive client, for trying peers by hand.
+ */
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { connect } from './node/connect.js';
+import { WebSocketServer } from './node/server.js';
+
+const USAGE = `Usage: rfc6455 <command> [options]
+
+Commands:
+  echo              run an echo server
+  connect <url>     open a connection; lines you type are sent, messages received are printed
+
+Run "rfc6455 <command> --help" for a command's options.`;
+
+const ECHO_USAGE = `Usage: rfc6455 echo [--port 9001] [--host 127.0.0.1] [--max-payload BYTES]
+
+Echoes every message back as it came (text as text, binary as binary). Ctrl-C closes every
+connection with 1001 and exits.`;
+
+const CONNECT_USAGE = `Usage: rfc6455 connect <url> [--protocol NAME]... [--header "Name: value"]...
+
+Sends each line typed as a text message and prints each message received (binary as hex).
+Ctrl-D or Ctrl-C closes the connection with 1000.`;
+
+async function echo(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string', default: '9001' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'max-payload': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return console.log(ECHO_USAGE);
+  const maxPayload = values['max-payload'] ? Number(values['max-payload']) : undefined;
+  const server = new WebSocketServer({ port: Number(values.port), host: values.host, maxPayload });
+  server.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+  });
+  server.on('error', (error) => {
+    console.error(`rfc6455 echo: ${error.message}`);
+    process.exit(1);
+  });
+  server.on('listening', () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : values.port;
+    const host = values.host!.includes(':') ? `[${values.host}]` : values.host;
+    console.log(`echo server listening on ws://${host}:${port}`);
+  });
+  const shutdown = () => {
+    console.log('closing…');
+    server.close({ code: 1001, reason: 'server shutting down' }).then(() => process.exit(0));
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+async function client(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      protocol: { type: 'string', multiple: true },
+      header: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || positionals.length !== 1) return console.log(CONNECT_USAGE);
+  const headers: Record<string, string> = {};
+  for (const header of values.header ?? []) {
+    const colon = header.indexOf(':');
+    if (colon > 0) headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+  }
+  const ws = await connect(positionals[0], { protocols: values.protocol, headers });
+  console.log(`connected to ${ws.url}${ws.protocol ? ` (subprotocol ${ws.protocol})` : ''}`);
+  ws.on('message', (data, isBinary) => {
+    console.log(isBinary ? `< binary ${(data as Buffer).toString('hex')}` : `< ${data.toString()}`);
+  });
+  ws.on('close', (code, reason, wasClean) => {
+    console.log(`closed: ${code}${reason.length ? ` ${reason}` : ''}${wasClean ? '' : ' (not clean)'}`);
+    process.exit(0);
+  });
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => ws.readyState === ws.OPEN && ws.send(line));
+  lines.on('close', () => ws.close(1000));
+  process.once('SIGINT', () => ws.close(1000));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === 'echo') return echo(rest);
+  if (command === 'connect') return client(rest);
+  console.log(USAGE);
+  if (command && command !== '--help' && command !== '-h') process.exitCode = 2;
+}
+
+main(process.argv.slice(2)).catch((error: Error) => {
+  console.error(`rfc6455: ${error.message}`);
+  process.exit(1);
+});
