@@ -6,6 +6,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { acceptResponse, buildOffer, EXTENSION_NAME, type DeflateOptions, type DeflateParams } from '../protocol/extensions/permessage-deflate.js';
 import { checkResponse, generateKey } from '../protocol/handshake.js';
 import { HandshakeError } from './errors.js';
 import type { WebSocket } from './websocket.js';
@@ -24,6 +25,8 @@ export interface ClientOptions extends Pick<TlsOptions, 'ca' | 'cert' | 'key' | 
   /** Deliver messages as 'fragment' events instead of whole 'message' events. */
   streaming?: boolean;
   agent?: http.Agent;
+  /** permessage-deflate (RFC 7692): offered by default; false to not offer it. */
+  perMessageDeflate?: boolean | DeflateOptions;
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
@@ -48,6 +51,8 @@ export function openClient(
   };
   if (offered.length) headers['Sec-WebSocket-Protocol'] = offered.join(', ');
   if (options.origin) headers.Origin = options.origin;
+  const deflateOptions = options.perMessageDeflate === false ? null : options.perMessageDeflate === true || !options.perMessageDeflate ? {} : options.perMessageDeflate;
+  if (deflateOptions) headers['Sec-WebSocket-Extensions'] = buildOffer(deflateOptions);
 
   const requestOptions: https.RequestOptions = {
     host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
@@ -89,10 +94,12 @@ export function openClient(
     fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers));
   });
   request.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
-    const check = checkResponse(res.statusCode, res.headers, key, offered);
-    if (!check.ok) {
+    const check = checkResponse(res.statusCode, res.headers, key, offered, deflateOptions ? [EXTENSION_NAME] : []);
+    let deflate: DeflateParams | string | null = null;
+    if (check.ok && check.extensions) deflate = acceptResponse(check.extensions, deflateOptions!);
+    if (!check.ok || typeof deflate === 'string') {
       socket.destroy();
-      return fail(new HandshakeError(check.message, res.statusCode, res.headers));
+      return fail(new HandshakeError(check.ok ? (deflate as string) : check.message, res.statusCode, res.headers));
     }
     if (settled) return void socket.destroy();
     settled = true;
@@ -106,6 +113,7 @@ export function openClient(
       maxPayload: options.maxPayload,
       closeTimeout: options.closeTimeout,
       streaming: options.streaming,
+      deflate: deflate ? { params: deflate, options: deflateOptions! } : null,
     }, false);
     ws.emit('open');
     // Read only after code awaiting connect() has run, so it can listen before messages flow.

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
+import { acceptOffer, type DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import { buildAcceptResponse, buildErrorResponse, checkRequest } from '../protocol/handshake.js';
 import { WebSocket } from './websocket.js';
 
@@ -30,6 +31,8 @@ export interface ServerOptions {
   closeTimeout?: number;
   /** Deliver messages as 'fragment' events instead of whole 'message' events. */
   streaming?: boolean;
+  /** permessage-deflate (RFC 7692): off by default; `true` or options to accept clients' offers. */
+  perMessageDeflate?: boolean | DeflateOptions;
   /** Picks the subprotocol from those offered; false for none. Default: the first one offered. */
   handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false;
   /**
@@ -171,11 +174,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     if (!socket.writable || socket.destroyed) return void socket.destroy();
     let protocol: string | false = offered[0] ?? false;
     if (this.options.handleProtocols && offered.length) protocol = this.options.handleProtocols(new Set(offered), req);
-    socket.write(buildAcceptResponse(key, protocol || undefined));
+    const deflateOptions = deflateConfig(this.options.perMessageDeflate);
+    const agreement = deflateOptions && acceptOffer(req.headers['sec-websocket-extensions'], deflateOptions);
+    const extra = agreement ? [`Sec-WebSocket-Extensions: ${agreement.response}`] : [];
+    socket.write(buildAcceptResponse(key, protocol || undefined, extra));
     socket.removeListener('error', destroyOnError);
 
     const ws = new WebSocket();
     ws.protocol = protocol || '';
+    ws.extensions = agreement ? agreement.response : '';
     ws.user = user;
     ws.url = req.url ?? '/';
     ws.attach(socket, head, {
@@ -183,6 +190,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       maxPayload: this.options.maxPayload,
       closeTimeout: this.options.closeTimeout,
       streaming: this.options.streaming,
+      deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
     });
     this.clients.add(ws);
     ws.once('close', () => {
@@ -242,6 +250,11 @@ async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, inf
   }
   const result = await (verify as (info: VerifyInfo) => boolean | Promise<boolean>)(info);
   return result ? null : { status: 403, message: 'Forbidden' };
+}
+
+export function deflateConfig(option: boolean | DeflateOptions | undefined): DeflateOptions | null {
+  if (!option) return null;
+  return option === true ? {} : option;
 }
 
 function refuse(socket: Duplex, refusal: Refusal): void {

@@ -5,7 +5,7 @@
  * idle connection costs no closures.
  */
 import type { Duplex } from 'node:stream';
-import { Connection, type ConnectionEvents, type Side } from '../protocol/connection.js';
+import { Connection, type ConnectionEvents, type ConnectionOptions, type Frame, type Side, type WriteCallback } from '../protocol/connection.js';
 import { CloseCode } from '../protocol/constants.js';
 import type { ProtocolError } from '../protocol/errors.js';
 
@@ -19,10 +19,8 @@ export interface TransportOwner {
   onTransportClose(code: number, reason: Buffer, wasClean: boolean): void;
 }
 
-export interface TransportOptions {
+export interface TransportOptions extends ConnectionOptions {
   side: Side;
-  maxPayload?: number;
-  streaming?: boolean;
   /** How long to wait for the peer's side of the close handshake, and for TCP to close after it. */
   closeTimeout?: number;
 }
@@ -35,8 +33,6 @@ export class Transport implements ConnectionEvents {
   private corked = false;
   private closeTimer: NodeJS.Timeout | null = null;
   private readonly closeTimeout: number;
-  /** The callback of the `send()` being written, passed on to its last socket write. */
-  callback: ((error?: Error | null) => void) | undefined = undefined;
 
   constructor(
     readonly socket: Duplex,
@@ -60,15 +56,17 @@ export class Transport implements ConnectionEvents {
 
   // ConnectionEvents
 
-  write(data: Buffer | [Buffer, Uint8Array]): void {
+  write(data: Frame, callback?: WriteCallback): void {
     const socket = this.socket;
-    if (!socket.writable) return;
+    if (!socket.writable) {
+      if (callback) process.nextTick(callback, new Error('The connection is closed'));
+      return;
+    }
     if (!this.corked) {
       this.corked = true;
       socket.cork();
       process.nextTick(uncork, this);
     }
-    const callback = this.callback;
     if (Array.isArray(data)) {
       socket.write(data[0]);
       socket.write(data[1], callback);
@@ -134,6 +132,7 @@ export class Transport implements ConnectionEvents {
 
   onSocketClose(): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.connection.destroy();
     this.socket.removeListener('data', onSocketData);
     const c = this.connection;
     // The code is the peer's close frame's, else the one we failed with, else 1006 (§7.1.5).

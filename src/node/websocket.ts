@@ -93,7 +93,9 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
 
   /** Bytes passed to `send()` that the socket has not yet taken. */
   get bufferedAmount(): number {
-    return (this.transport?.socket.writableLength ?? 0) + this.bufferedAfterClose;
+    const transport = this.transport;
+    if (!transport) return this.bufferedAfterClose;
+    return transport.socket.writableLength + transport.connection.pendingBytes + this.bufferedAfterClose;
   }
 
   send(data: Data, options?: SendOptions | SendCallback, callback?: SendCallback): void {
@@ -110,9 +112,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
       if (callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
       return;
     }
-    transport.callback = callback;
-    transport.connection.send(payload, isBinary, options?.fin ?? true);
-    transport.callback = undefined;
+    transport.connection.send(payload, isBinary, options?.fin ?? true, callback);
   }
 
   /** Sends a message as a stream of fragments, one per chunk; resolves when the last is written. */
@@ -141,9 +141,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
     const payload = data === undefined ? EMPTY : toBytes(data);
     const transport = this.transport!;
-    transport.callback = callback;
-    const sent = transport.connection[kind](payload);
-    transport.callback = undefined;
+    const sent = transport.connection[kind](payload, callback);
     if (!sent && callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
   }
 

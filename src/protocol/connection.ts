@@ -1,22 +1,27 @@
 /**
  * The WebSocket state machine (RFC 6455 §5.5, §7) without I/O: bytes in through `receive()`,
  * bytes out and events through a `ConnectionEvents` object. It answers pings, runs the close
- * handshake and fails the connection on protocol violations; transports only move bytes and
- * close the TCP connection when told.
+ * handshake, applies permessage-deflate when negotiated, and fails the connection on protocol
+ * violations; transports only move bytes and close the TCP connection when told.
  */
 import { CloseCode, DEFAULT_MAX_PAYLOAD, isValidCloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
-import type { ProtocolError } from './errors.js';
+import { ProtocolError } from './errors.js';
+import { DeflateCodec } from './extensions/deflate-codec.js';
+import type { DeflateOptions, DeflateParams } from './extensions/permessage-deflate.js';
 import { FrameParser, type ParserSink } from './parser.js';
 import { encodeClosePayload, encodeFrame } from './serializer.js';
+import { isUtf8 } from './utf8.js';
 
 export type Side = 'server' | 'client';
+export type WriteCallback = (error?: Error | null) => void;
+export type Frame = Buffer | [Buffer, Uint8Array];
 
 export const State = { Open: 1, Closing: 2, Closed: 3 } as const;
 export type State = (typeof State)[keyof typeof State];
 
 export interface ConnectionEvents {
   /** Bytes for the transport, in order. A pair is a header and a payload to write back to back. */
-  write(data: Buffer | [Buffer, Uint8Array]): void;
+  write(data: Frame, callback?: WriteCallback): void;
   message(data: Buffer, isBinary: boolean): void;
   /** A piece of a message, with `streaming: true`. */
   fragment(data: Buffer, isBinary: boolean, fin: boolean): void;
@@ -35,6 +40,14 @@ export interface ConnectionEvents {
 export interface ConnectionOptions {
   maxPayload?: number;
   streaming?: boolean;
+  /** permessage-deflate, as negotiated in the handshake. */
+  deflate?: { params: DeflateParams; options: DeflateOptions } | null;
+}
+
+/** An outgoing frame waiting behind a compression still in progress, so frames leave in order. */
+interface Slot {
+  frame: Frame | null;
+  callback: WriteCallback | undefined;
 }
 
 export class Connection implements ParserSink {
@@ -45,21 +58,31 @@ export class Connection implements ParserSink {
   closeSent = false;
   closeReceived = false;
   error: ProtocolError | null = null;
+  /** Bytes handed to `send()` that are still being compressed. */
+  pendingBytes = 0;
 
   private readonly parser: FrameParser;
   private readonly masked: boolean;
+  private readonly streaming: boolean;
+  private readonly codec: DeflateCodec | null;
   private continuing = false;
+  private compressingMessage = false;
+  private readonly slots: Slot[] = [];
 
   constructor(
     readonly side: Side,
     private readonly events: ConnectionEvents,
     options: ConnectionOptions = {},
   ) {
+    const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.masked = side === 'client';
+    this.streaming = options.streaming ?? false;
+    this.codec = options.deflate ? new DeflateCodec(options.deflate.params, options.deflate.options, maxPayload) : null;
     this.parser = new FrameParser(this, {
       expectMasked: side === 'server',
-      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      streaming: options.streaming,
+      maxPayload,
+      streaming: this.streaming,
+      allowRsv1: this.codec !== null,
     });
   }
 
@@ -73,26 +96,40 @@ export class Connection implements ParserSink {
    * Sends a data frame. With `fin: false` the message goes on in the next call (§5.4); calls after
    * the first continue it whatever `isBinary` says. Returns false once a close frame has been sent.
    */
-  send(data: Uint8Array, isBinary: boolean, fin = true): boolean {
+  send(data: Uint8Array, isBinary: boolean, fin = true, callback?: WriteCallback): boolean {
     if (this.closeSent) return false;
     const opcode = this.continuing ? Opcode.Continuation : isBinary ? Opcode.Binary : Opcode.Text;
     this.continuing = !fin;
-    this.events.write(encodeFrame(opcode, data, fin, false, this.masked));
+    const codec = this.codec;
+    // Whether a message is compressed is decided on its first frame (RSV1 goes there alone).
+    if (opcode !== Opcode.Continuation) this.compressingMessage = codec !== null && data.length >= codec.threshold;
+    if (!this.compressingMessage) {
+      this.output(encodeFrame(opcode, data, fin, false, this.masked), callback);
+      return true;
+    }
+    const slot: Slot = { frame: null, callback };
+    this.slots.push(slot);
+    this.pendingBytes += data.length;
+    codec!.compress(data, fin, (error, compressed) => {
+      this.pendingBytes -= data.length;
+      slot.frame = error ? EMPTY_FRAME : encodeFrame(opcode, compressed, fin, opcode !== Opcode.Continuation, this.masked);
+      this.flushSlots();
+    });
     return true;
   }
 
-  ping(data: Uint8Array = EMPTY): boolean {
-    return this.control(Opcode.Ping, data);
+  ping(data: Uint8Array = EMPTY, callback?: WriteCallback): boolean {
+    return this.control(Opcode.Ping, data, callback);
   }
 
-  pong(data: Uint8Array = EMPTY): boolean {
-    return this.control(Opcode.Pong, data);
+  pong(data: Uint8Array = EMPTY, callback?: WriteCallback): boolean {
+    return this.control(Opcode.Pong, data, callback);
   }
 
-  private control(opcode: number, data: Uint8Array): boolean {
+  private control(opcode: number, data: Uint8Array, callback?: WriteCallback): boolean {
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError('Control frame payloads are limited to 125 bytes');
     if (this.closeSent) return false;
-    this.events.write(encodeFrame(opcode, data, true, false, this.masked));
+    this.output(encodeFrame(opcode, data, true, false, this.masked), callback);
     return true;
   }
 
@@ -104,21 +141,68 @@ export class Connection implements ParserSink {
     if (this.closeReceived) this.finish();
   }
 
+  /** Frees compression state; call when the transport is gone. */
+  destroy(): void {
+    this.codec?.close();
+  }
+
+  private output(frame: Frame, callback: WriteCallback | undefined): void {
+    if (this.slots.length === 0) this.events.write(frame, callback);
+    else this.slots.push({ frame, callback });
+  }
+
+  private flushSlots(): void {
+    const slots = this.slots;
+    while (slots.length > 0 && slots[0].frame !== null) {
+      const slot = slots.shift()!;
+      if (slot.frame !== EMPTY_FRAME) this.events.write(slot.frame!, slot.callback);
+    }
+    if (slots.length === 0 && this.afterOutput) {
+      const next = this.afterOutput;
+      this.afterOutput = null;
+      next();
+    }
+  }
+
+  /** Runs `next` once every frame already sent has been written (the transport may close after it). */
+  private whenWritten(next: () => void): void {
+    if (this.slots.length === 0) next();
+    else this.afterOutput = next;
+  }
+
+  private afterOutput: (() => void) | null = null;
+
   private writeClose(code: number | undefined, reason: string | Uint8Array): void {
     this.closeSent = true;
     this.state = State.Closing;
-    this.events.write(encodeFrame(Opcode.Close, encodeClosePayload(code, reason), true, false, this.masked));
+    this.output(encodeFrame(Opcode.Close, encodeClosePayload(code, reason), true, false, this.masked), undefined);
   }
 
   private finish(): void {
     this.state = State.Closed;
-    this.events.closed(this.closeCode, this.closeReason);
+    this.whenWritten(() => this.events.closed(this.closeCode, this.closeReason));
   }
 
   // ParserSink: what the parser found, in order.
 
-  onMessage(data: Buffer, isBinary: boolean): void {
-    this.events.message(data, isBinary);
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    if (!compressed) return this.deliver(data, isBinary);
+    // Nothing after this message may overtake it while it inflates.
+    this.parser.pause();
+    this.codec!.decompress(data, (error, inflated) => {
+      if (this.error || this.closeReceived) return;
+      if (error) return this.onProtocolError(error);
+      if (!isBinary && !isUtf8(inflated)) {
+        return this.onProtocolError(new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message'));
+      }
+      this.deliver(inflated, isBinary);
+      this.parser.resume();
+    });
+  }
+
+  private deliver(data: Buffer, isBinary: boolean): void {
+    if (this.streaming) this.events.fragment(data, isBinary, true);
+    else this.events.message(data, isBinary);
   }
 
   onFragment(data: Buffer, isBinary: boolean, fin: boolean): void {
@@ -126,7 +210,7 @@ export class Connection implements ParserSink {
   }
 
   onPing(data: Buffer): void {
-    if (!this.closeSent) this.events.write(encodeFrame(Opcode.Pong, data, true, false, this.masked));
+    if (!this.closeSent) this.output(encodeFrame(Opcode.Pong, data, true, false, this.masked), undefined);
     this.events.ping(data);
   }
 
@@ -147,11 +231,13 @@ export class Connection implements ParserSink {
     this.error = error;
     if (!this.closeSent) this.writeClose(error.code, truncate(error.message));
     this.state = State.Closed;
-    this.events.failed(error);
+    this.whenWritten(() => this.events.failed(error));
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Marks a slot whose compression was abandoned (the connection is closing): nothing to write. */
+const EMPTY_FRAME: Frame = Buffer.alloc(0);
 
 /** Throws for a close the application may not send (§7.4): the code must be sendable, the reason short. */
 export function checkClose(code: number | undefined, reason: string | Uint8Array): void {

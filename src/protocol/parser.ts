@@ -29,7 +29,7 @@ export interface ParserOptions {
   expectMasked: boolean;
   /** Largest message, in bytes, checked from frame headers before anything is buffered. */
   maxPayload: number;
-  /** Deliver messages frame by frame (and large frames piece by piece) instead of whole. */
+  /** Deliver messages frame by frame (and large frames piece by piece) instead of whole; compressed ones stay whole. */
   streaming?: boolean;
   /** RSV1 is allowed on the first frame of a message (permessage-deflate negotiated). */
   allowRsv1?: boolean;
@@ -82,12 +82,30 @@ export class FrameParser {
   }
 
   push(chunk: Buffer): void {
+    if (this.paused) return void this.held.push(chunk);
     let pos = 0;
     const end = chunk.length;
     while (pos < end && this.state !== FAILED) {
       pos = this.state === HEADER ? this.readHeader(chunk, pos) : this.readPayload(chunk, pos);
+      if (this.paused && pos < end) return void this.held.unshift(chunk.subarray(pos));
     }
   }
+
+  /**
+   * Stops parsing after the current frame, holding later input, e.g. while a compressed message is
+   * inflated: what follows it must not overtake it.
+   */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    while (!this.paused && this.held.length > 0 && this.state !== FAILED) this.push(this.held.shift()!);
+  }
+
+  private paused = false;
+  private held: Buffer[] = [];
 
   private fail(code: number, message: string): number {
     this.state = FAILED;
@@ -195,7 +213,7 @@ export class FrameParser {
       return pos + length;
     }
     // Streamed data frames are handed out piece by piece, so they are never buffered whole.
-    this.payload = this.streaming && this.opcode < 0x8 ? null : Buffer.allocUnsafe(length);
+    this.payload = this.streaming && this.opcode < 0x8 && !this.messageCompressed ? null : Buffer.allocUnsafe(length);
     this.filled = 0;
     this.state = PAYLOAD;
     return pos;
@@ -254,7 +272,8 @@ export class FrameParser {
       this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
       return;
     }
-    if (this.streaming) {
+    // Compressed messages are inflated whole, so they are gathered even when streaming.
+    if (this.streaming && !this.messageCompressed) {
       if (this.fin) this.endMessage();
       this.sink.onFragment(payload, !isText, this.fin);
       return;
