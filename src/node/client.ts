@@ -9,9 +9,10 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { acceptResponse, buildOffer, EXTENSION_NAME, type DeflateOptions, type DeflateParams } from '../protocol/extensions/permessage-deflate.js';
 import { checkResponse, generateKey } from '../protocol/handshake.js';
 import { HandshakeError } from './errors.js';
+import { resolvePolicies, type PolicyOptions } from './policies.js';
 import type { WebSocket } from './websocket.js';
 
-export interface ClientOptions extends Pick<TlsOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'> {
+export interface ClientOptions extends PolicyOptions, Pick<TlsOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'> {
   /** Subprotocols to offer (also accepted as `new WebSocket(url, protocols)`). */
   protocols?: string | string[];
   /** Extra request headers. */
@@ -114,6 +115,7 @@ export function openClient(
       closeTimeout: options.closeTimeout,
       streaming: options.streaming,
       deflate: deflate ? { params: deflate, options: deflateOptions! } : null,
+      policies: resolvePolicies(options),
     }, false);
     ws.emit('open');
     // Read only after code awaiting connect() has run, so it can listen before messages flow.

@@ -4,11 +4,14 @@
  */
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import * as https from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
 import { acceptOffer, type DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import { buildAcceptResponse, buildErrorResponse, checkRequest } from '../protocol/handshake.js';
+import { resolvePolicies, type Policies, type PolicyOptions } from './policies.js';
+import { ServerStats, type StatsSnapshot } from './stats.js';
 import { WebSocket } from './websocket.js';
 
 export interface VerifyInfo {
@@ -18,11 +21,12 @@ export interface VerifyInfo {
 }
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
-export interface ServerOptions {
+export interface ServerOptions extends PolicyOptions, Pick<https.ServerOptions, 'key' | 'cert' | 'ca' | 'pfx' | 'passphrase'> {
+  /** Listen on this port (with `key` and `cert`: over TLS, for wss://). */
   port?: number;
   host?: string;
   /** Attach to this http(s) server's 'upgrade' events. */
-  server?: http.Server;
+  server?: http.Server | https.Server;
   /** Neither listen nor attach: call `handleUpgrade` yourself. */
   noServer?: boolean;
   /** Only accept upgrades for this path (query string ignored). */
@@ -48,6 +52,15 @@ export interface ServerOptions {
    * a 500 and an 'upgradeError' event.
    */
   authenticate?: (req: http.IncomingMessage) => unknown | Promise<unknown>;
+  /** Most open connections; more are refused with 503. */
+  maxConnections?: number;
+  /** Most open connections from one client address; more are refused with 429. */
+  maxConnectionsPerIp?: number;
+  /**
+   * Milliseconds a client has to complete the opening handshake, hooks included (default 10 s).
+   * On a server of its own, a connection that has not upgraded by then (a slowloris) is dropped.
+   */
+  handshakeTimeout?: number;
 }
 
 interface Refusal {
@@ -72,6 +85,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   private readonly ownsServer: boolean;
   private closed = false;
   private drained: (() => void) | null = null;
+  private readonly statistics = new ServerStats();
+  private readonly policies: Policies;
+  private readonly perIp = new Map<string, number>();
+  private readonly handshakeTimeout: number;
 
   constructor(options: ServerOptions, callback?: () => void) {
     super();
@@ -80,15 +97,26 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     if (modes.filter(Boolean).length !== 1) {
       throw new TypeError('Exactly one of the "port", "server" and "noServer" options must be given');
     }
+    this.policies = resolvePolicies(options, this.statistics);
+    this.handshakeTimeout = options.handshakeTimeout ?? 10_000;
     this.ownsServer = options.port !== undefined;
-    this.httpServer = this.ownsServer ? http.createServer(answerPlainHttp) : (options.server ?? null);
+    this.httpServer = this.ownsServer ? createServer(options) : (options.server ?? null);
     const server = this.httpServer;
     if (!server) return;
     server.on('upgrade', this.onUpgrade);
     server.on('listening', this.onListening);
     server.on('error', this.onError);
-    if (this.ownsServer) server.listen(options.port, options.host, callback);
+    if (!this.ownsServer) return;
+    server.on(options.cert || options.pfx ? 'secureConnection' : 'connection', this.onSocket);
+    server.listen(options.port, options.host, callback);
   }
+
+  /** On a server of its own, every connection must upgrade within the handshake timeout. */
+  private readonly onSocket = (socket: Socket) => {
+    const timer = setTimeout(dropUnupgraded, this.handshakeTimeout, socket);
+    (socket as PendingSocket)[kHandshakeTimer] = timer;
+    socket.once('close', () => clearTimeout(timer));
+  };
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // Leave other paths to other 'upgrade' listeners, if the server has any.
@@ -118,22 +146,50 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     callback: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
     socket.on('error', destroyOnError);
-    if (this.closed) return refuse(socket, { status: 503, message: 'Server is closing' });
+    const refusal = this.admit(req);
+    if (refusal) return this.refuse(socket, refusal);
     const check = checkRequest(req);
-    if (!check.ok) return refuse(socket, check);
-    if (!this.shouldHandle(req)) return refuse(socket, { status: 404, message: 'No WebSocket endpoint at this path' });
+    if (!check.ok) return this.refuse(socket, check);
     const hooks = this.options.verifyClient || this.options.authenticate;
     if (!hooks) return this.upgrade(req, socket, head, check.key, check.protocols, undefined, callback);
+    // Hooks get the handshake timeout too: a hook that never settles must not hold the socket.
+    const timer = (socket as PendingSocket)[kHandshakeTimer] ? null : setTimeout(dropUnupgraded, this.handshakeTimeout, socket);
     this.runHooks(req, socket).then(
       (outcome) => {
-        if ('status' in outcome) return refuse(socket, outcome);
+        if (timer) clearTimeout(timer);
+        if ('status' in outcome) return this.refuse(socket, outcome);
         this.upgrade(req, socket, head, check.key, check.protocols, outcome.user, callback);
       },
       (error: unknown) => {
+        if (timer) clearTimeout(timer);
         this.emit('upgradeError', error, req);
-        refuse(socket, { status: 500, message: 'Internal Server Error' });
+        this.refuse(socket, { status: 500, message: 'Internal Server Error' });
       },
     );
+  }
+
+  /** Checks that do not need the handshake's details: closing, path, connection limits. */
+  private admit(req: http.IncomingMessage): Refusal | null {
+    if (this.closed) return { status: 503, message: 'Server is closing' };
+    if (!this.shouldHandle(req)) return { status: 404, message: 'No WebSocket endpoint at this path' };
+    const { maxConnections, maxConnectionsPerIp } = this.options;
+    if (maxConnections !== undefined && this.clients.size >= maxConnections) {
+      return { status: 503, message: 'Too many connections', headers: { 'Retry-After': '5' } };
+    }
+    if (maxConnectionsPerIp !== undefined && (this.perIp.get(clientAddress(req)) ?? 0) >= maxConnectionsPerIp) {
+      return { status: 429, message: 'Too many connections from this address', headers: { 'Retry-After': '5' } };
+    }
+    return null;
+  }
+
+  private refuse(socket: Duplex, refusal: Refusal): void {
+    this.statistics.refused(refusal.status);
+    refuse(socket, refusal);
+  }
+
+  /** Counters since the server started: connections, handshakes, messages, bytes, close codes. */
+  stats(): StatsSnapshot {
+    return this.statistics.snapshot();
   }
 
   private async runHooks(req: http.IncomingMessage, socket: Duplex): Promise<Refusal | { user: unknown }> {
@@ -170,8 +226,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     user: unknown,
     callback: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    // The client may have gone while the hooks ran.
+    // The client may have gone while the hooks ran, and limits may have filled meanwhile.
     if (!socket.writable || socket.destroyed) return void socket.destroy();
+    const refusal = this.admit(req);
+    if (refusal) return this.refuse(socket, refusal);
+    clearTimeout((socket as PendingSocket)[kHandshakeTimer]);
     let protocol: string | false = offered[0] ?? false;
     if (this.options.handleProtocols && offered.length) protocol = this.options.handleProtocols(new Set(offered), req);
     const deflateOptions = deflateConfig(this.options.perMessageDeflate);
@@ -191,9 +250,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       closeTimeout: this.options.closeTimeout,
       streaming: this.options.streaming,
       deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
+      policies: this.policies,
     });
+    const address = clientAddress(req);
+    this.perIp.set(address, (this.perIp.get(address) ?? 0) + 1);
     this.clients.add(ws);
-    ws.once('close', () => {
+    this.statistics.connections++;
+    this.statistics.handshakesAccepted++;
+    ws.once('close', (code) => {
+      this.statistics.closed(code);
+      const left = this.perIp.get(address)! - 1;
+      if (left === 0) this.perIp.delete(address);
+      else this.perIp.set(address, left);
       this.clients.delete(ws);
       if (this.clients.size === 0) this.drained?.();
     });
@@ -201,20 +269,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   }
 
   /**
-   * Stops accepting connections, closes every open one with 1001 (or the given code), and resolves
+   * Stops accepting connections and closes every open one with a close handshake (1001 unless
+   * `code` says otherwise); after `timeout` ms (default 10 s) the rest are terminated. Resolves
    * once all are closed. A server passed in with `server` is left listening.
    */
   close(callback?: (error?: Error) => void): Promise<void>;
-  close(options: { code?: number; reason?: string }, callback?: (error?: Error) => void): Promise<void>;
-  close(
-    options?: { code?: number; reason?: string } | ((error?: Error) => void),
-    callback?: (error?: Error) => void,
-  ): Promise<void> {
+  close(options: CloseOptions, callback?: (error?: Error) => void): Promise<void>;
+  close(options?: CloseOptions | ((error?: Error) => void), callback?: (error?: Error) => void): Promise<void> {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
     }
-    const { code = CloseCode.GoingAway, reason = '' } = options ?? {};
+    const { code = CloseCode.GoingAway, reason = '', timeout = 10_000 } = options ?? {};
     this.closed = true;
     const server = this.httpServer;
     if (server) {
@@ -226,11 +292,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       if (this.clients.size === 0) return resolve();
       this.drained = resolve;
       for (const ws of this.clients) ws.close(code, reason);
+      const timer = setTimeout(() => {
+        for (const ws of this.clients) ws.terminate('Server shutdown timed out');
+      }, timeout);
+      timer.unref();
     });
     const serverClosed = new Promise<void>((resolve) => {
       if (!this.ownsServer || !server!.listening) return resolve();
       server!.close(() => resolve());
-      server!.closeAllConnections();
+      server!.closeIdleConnections();
     });
     const done = Promise.all([allClosed, serverClosed]).then(() => {
       this.emit('close');
@@ -238,6 +308,32 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     if (callback) done.then(() => callback!(), callback);
     return done;
   }
+}
+
+export interface CloseOptions {
+  code?: number;
+  reason?: string;
+  /** Milliseconds to wait for close handshakes before terminating the rest. */
+  timeout?: number;
+}
+
+const kHandshakeTimer = Symbol('rfc6455.handshakeTimer');
+type PendingSocket = Duplex & { [kHandshakeTimer]?: NodeJS.Timeout };
+
+function dropUnupgraded(socket: Duplex): void {
+  socket.destroy();
+}
+
+function clientAddress(req: http.IncomingMessage): string {
+  return req.socket.remoteAddress ?? '';
+}
+
+function createServer(options: ServerOptions): http.Server | https.Server {
+  if (options.cert || options.pfx) {
+    const { key, cert, ca, pfx, passphrase } = options;
+    return https.createServer({ key, cert, ca, pfx, passphrase }, answerPlainHttp);
+  }
+  return http.createServer(answerPlainHttp);
 }
 
 async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, info: VerifyInfo): Promise<Refusal | null> {

@@ -8,6 +8,8 @@ import type { Duplex } from 'node:stream';
 import { Connection, type ConnectionEvents, type ConnectionOptions, type Frame, type Side, type WriteCallback } from '../protocol/connection.js';
 import { CloseCode } from '../protocol/constants.js';
 import type { ProtocolError } from '../protocol/errors.js';
+import { resolvePolicies, type Policies } from './policies.js';
+import { RateLimiter } from './rate-limit.js';
 
 export interface TransportOwner {
   onTransportMessage(data: Buffer, isBinary: boolean): void;
@@ -15,6 +17,9 @@ export interface TransportOwner {
   onTransportPing(data: Buffer): void;
   onTransportPong(data: Buffer): void;
   onTransportError(error: Error): void;
+  onTransportDrain(): void;
+  /** A message over the rate limit was discarded (policy 'drop'). */
+  onTransportRateLimited(size: number): void;
   onTransportClosing(): void;
   onTransportClose(code: number, reason: Buffer, wasClean: boolean): void;
 }
@@ -23,7 +28,10 @@ export interface TransportOptions extends ConnectionOptions {
   side: Side;
   /** How long to wait for the peer's side of the close handshake, and for TCP to close after it. */
   closeTimeout?: number;
+  policies?: Policies;
 }
+
+const NO_POLICIES = resolvePolicies({});
 
 const kTransport = Symbol('rfc6455.transport');
 type BoundSocket = Duplex & { [kTransport]: Transport };
@@ -33,25 +41,40 @@ export class Transport implements ConnectionEvents {
   private corked = false;
   private closeTimer: NodeJS.Timeout | null = null;
   private readonly closeTimeout: number;
+  readonly policies: Policies;
+  private readonly limiter: RateLimiter | null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private awaitingPong = false;
+  private idleTimer: NodeJS.Timeout | null = null;
+  /** A message went either way since the idle check last looked. */
+  active = true;
+  private idleStrikes = 0;
+  private terminateReason = '';
 
   constructor(
     readonly socket: Duplex,
-    private readonly owner: TransportOwner,
+    readonly owner: TransportOwner,
     options: TransportOptions,
   ) {
     this.connection = new Connection(options.side, this, options);
     this.closeTimeout = options.closeTimeout ?? 30_000;
+    this.policies = options.policies ?? NO_POLICIES;
+    this.limiter = this.policies.rateLimit ? new RateLimiter(this.policies.rateLimit) : null;
     (socket as BoundSocket)[kTransport] = this;
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('close', onSocketClose);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
+    socket.on('drain', onSocketDrain);
   }
 
   /** Starts reading; `head` holds bytes that arrived with the handshake. */
   start(head?: Buffer): void {
     if (head && head.length > 0) this.socket.unshift(head);
     this.socket.on('data', onSocketData);
+    const { heartbeat, idleTimeout } = this.policies;
+    if (heartbeat) this.heartbeatTimer = setTimeout(heartbeatTick, heartbeat.interval, this);
+    if (idleTimeout) this.idleTimer = setInterval(idleTick, idleTimeout / 2, this);
   }
 
   // ConnectionEvents
@@ -76,6 +99,17 @@ export class Transport implements ConnectionEvents {
   }
 
   message(data: Buffer, isBinary: boolean): void {
+    this.active = true;
+    const stats = this.policies.stats;
+    if (stats) {
+      stats.messagesIn++;
+      stats.bytesIn += data.length;
+    }
+    if (this.limiter && !this.limiter.allow(data.length)) {
+      if (this.limiter.options.policy === 'drop') this.owner.onTransportRateLimited(data.length);
+      else this.close(CloseCode.PolicyViolation, 'Rate limit exceeded');
+      return;
+    }
     this.owner.onTransportMessage(data, isBinary);
   }
 
@@ -88,6 +122,11 @@ export class Transport implements ConnectionEvents {
   }
 
   pong(data: Buffer): void {
+    if (this.awaitingPong) {
+      this.awaitingPong = false;
+      clearTimeout(this.heartbeatTimer!);
+      this.heartbeatTimer = setTimeout(heartbeatTick, this.policies.heartbeat!.interval, this);
+    }
     this.owner.onTransportPong(data);
   }
 
@@ -114,12 +153,34 @@ export class Transport implements ConnectionEvents {
     this.armCloseTimer();
   }
 
-  terminate(): void {
+  /** Destroys the socket at once; `reason` goes with the 1006 the application sees. */
+  terminate(reason = ''): void {
+    this.terminateReason = reason;
     this.socket.destroy();
+  }
+
+  /** Sent a ping and still no pong, or time for the next ping. */
+  onHeartbeat(): void {
+    const heartbeat = this.policies.heartbeat!;
+    if (this.awaitingPong) return this.terminate(`No pong within ${heartbeat.timeout} ms (heartbeat)`);
+    this.awaitingPong = true;
+    this.connection.ping();
+    this.heartbeatTimer = setTimeout(heartbeatTick, heartbeat.timeout, this);
+  }
+
+  /** Two idle checks in a row without a message: close. */
+  onIdleCheck(): void {
+    if (this.active) {
+      this.active = false;
+      this.idleStrikes = 0;
+    } else if (++this.idleStrikes >= 2) {
+      this.close(CloseCode.GoingAway, 'Idle timeout');
+    }
   }
 
   /** Sends everything written since the first write of this tick, in one write. */
   flush(): void {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
   }
@@ -132,12 +193,14 @@ export class Transport implements ConnectionEvents {
 
   onSocketClose(): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
     this.connection.destroy();
     this.socket.removeListener('data', onSocketData);
     const c = this.connection;
     // The code is the peer's close frame's, else the one we failed with, else 1006 (§7.1.5).
     const code = c.closeReceived ? c.closeCode : c.error ? c.error.code : CloseCode.Abnormal;
-    const reason = c.closeReceived ? c.closeReason : Buffer.from(c.error ? c.error.message : '');
+    const reason = c.closeReceived ? c.closeReason : Buffer.from(c.error ? c.error.message : this.terminateReason);
     this.owner.onTransportClose(code, reason, c.closeReceived && c.closeSent && !c.error);
   }
 }
@@ -152,6 +215,18 @@ function destroySocket(socket: Duplex): void {
 
 function onSocketData(this: BoundSocket, chunk: Buffer): void {
   this[kTransport].connection.receive(chunk);
+}
+
+function heartbeatTick(transport: Transport): void {
+  transport.onHeartbeat();
+}
+
+function idleTick(transport: Transport): void {
+  transport.onIdleCheck();
+}
+
+function onSocketDrain(this: BoundSocket): void {
+  this[kTransport].owner.onTransportDrain();
 }
 
 function onSocketEnd(this: BoundSocket): void {

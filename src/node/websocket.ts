@@ -43,6 +43,12 @@ export interface WebSocketEventMap {
   pong: [data: Buffer];
   close: [code: number, reason: Buffer, wasClean: boolean];
   error: [error: Error];
+  /** The socket took everything `send()` had buffered after it returned false. */
+  drain: [];
+  /** A received message was discarded by the rate limit (policy 'drop'). */
+  rateLimited: [size: number];
+  /** A message to send was discarded: the peer is not reading (backpressure policy 'drop'). */
+  dropped: [size: number];
 }
 
 export class WebSocket extends EventEmitter<WebSocketEventMap> implements TransportOwner {
@@ -98,7 +104,11 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     return transport.socket.writableLength + transport.connection.pendingBytes + this.bufferedAfterClose;
   }
 
-  send(data: Data, options?: SendOptions | SendCallback, callback?: SendCallback): void {
+  /**
+   * Sends a message (or, with `fin: false`, a fragment of one). Returns false when the socket's
+   * buffer is over its high-water mark, or the message was not sent: wait for 'drain' to go on.
+   */
+  send(data: Data, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -110,9 +120,38 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     if (this.readyState !== OPEN || transport.connection.closeSent) {
       this.bufferedAfterClose += payload.length;
       if (callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
-      return;
+      return false;
+    }
+    const policies = transport.policies;
+    if (this.bufferedAmount + payload.length > policies.maxBufferedAmount) {
+      return this.slowConsumer(payload.length, callback);
     }
     transport.connection.send(payload, isBinary, options?.fin ?? true, callback);
+    transport.active = true;
+    const stats = policies.stats;
+    if (stats) {
+      stats.messagesOut++;
+      stats.bytesOut += payload.length;
+    }
+    return !transport.socket.writableNeedDrain;
+  }
+
+  /** The peer does not read what we send: drop the message or close with 1013, as configured. */
+  private slowConsumer(size: number, callback: SendCallback | undefined): false {
+    const error = new Error('Message not sent: the peer is not reading (maxBufferedAmount reached)');
+    if (callback) process.nextTick(callback, error);
+    if (this.transport!.policies.dropSlowConsumer) this.emit('dropped', size);
+    else this.transport!.close(CloseCode.TryAgainLater, 'Slow consumer');
+    return false;
+  }
+
+  /** Runs `fn` and sends every frame it produced in one write. */
+  cork(fn: () => void): void {
+    try {
+      fn();
+    } finally {
+      this.transport?.flush();
+    }
   }
 
   /** Sends a message as a stream of fragments, one per chunk; resolves when the last is written. */
@@ -157,14 +196,14 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   }
 
   /** Destroys the connection at once, without a close handshake. */
-  terminate(): void {
+  terminate(reason?: string): void {
     if (this.readyState === CLOSED) return;
     if (this.readyState === CONNECTING) {
       this.abortHandshake?.(new Error('WebSocket was closed before the connection was established'));
       return;
     }
     this.readyState = CLOSING;
-    this.transport!.terminate();
+    this.transport!.terminate(reason);
   }
 
   /** Stops reading from the peer (TCP backpressure reaches it). */
@@ -192,6 +231,14 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
 
   onTransportPong(data: Buffer): void {
     this.emit('pong', data);
+  }
+
+  onTransportDrain(): void {
+    this.emit('drain');
+  }
+
+  onTransportRateLimited(size: number): void {
+    this.emit('rateLimited', size);
   }
 
   onTransportError(error: Error): void {

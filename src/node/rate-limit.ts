@@ -1,0 +1,55 @@
+/**
+ * A token bucket: `rate` tokens a second, holding at most `burst`. Each connection gets one per
+ * limit (messages, bytes); taking from an empty bucket is the signal to act.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number = rate,
+  ) {
+    this.tokens = burst;
+    this.last = performance.now();
+  }
+
+  /** Takes `count` tokens if there are enough; false (and nothing taken) otherwise. */
+  take(count = 1): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < count) return false;
+    this.tokens -= count;
+    return true;
+  }
+}
+
+export interface RateLimitOptions {
+  /** Messages a second (the bucket holds one second's worth unless `burst` says otherwise). */
+  messagesPerSecond?: number;
+  bytesPerSecond?: number;
+  /** How many seconds' worth of each budget may be spent at once (default 1). */
+  burstSeconds?: number;
+  /** 'close' (default): close with 1008. 'drop': discard the message and emit 'rateLimited'. */
+  policy?: 'close' | 'drop';
+}
+
+/** The two buckets of one connection. */
+export class RateLimiter {
+  private readonly messages: TokenBucket | null;
+  private readonly bytes: TokenBucket | null;
+
+  constructor(readonly options: RateLimitOptions) {
+    const burst = options.burstSeconds ?? 1;
+    const { messagesPerSecond: m, bytesPerSecond: b } = options;
+    this.messages = m ? new TokenBucket(m, m * burst) : null;
+    this.bytes = b ? new TokenBucket(b, b * burst) : null;
+  }
+
+  /** Whether a message of `size` bytes fits the budget now. */
+  allow(size: number): boolean {
+    if (this.messages && !this.messages.take(1)) return false;
+    return !this.bytes || this.bytes.take(size);
+  }
+}
