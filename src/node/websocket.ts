@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
-import { checkClose } from '../protocol/connection.js';
+import { checkClose, type Frame } from '../protocol/connection.js';
 import { openClient, type ClientOptions } from './client.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
 import { Message } from './message.js';
@@ -132,6 +132,25 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     if (stats) {
       stats.messagesOut++;
       stats.bytesOut += payload.length;
+    }
+    return !transport.socket.writableNeedDrain;
+  }
+
+  /**
+   * @internal Writes a frame serialized once for many connections (server side, unmasked, never
+   * compressed), under the same backpressure policy and counters as `send()`.
+   */
+  sendFrame(frame: Frame, size: number): boolean {
+    const transport = this.transport;
+    if (this.readyState !== OPEN || !transport || transport.connection.closeSent) return false;
+    const policies = transport.policies;
+    if (this.bufferedAmount + size > policies.maxBufferedAmount) return this.slowConsumer(size, undefined);
+    transport.connection.sendFrame(frame);
+    transport.active = true;
+    const stats = policies.stats;
+    if (stats) {
+      stats.messagesOut++;
+      stats.bytesOut += size;
     }
     return !transport.socket.writableNeedDrain;
   }

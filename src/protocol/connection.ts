@@ -118,6 +118,16 @@ export class Connection implements ParserSink {
     return true;
   }
 
+  /**
+   * Writes a whole message frame serialized elsewhere (e.g. once for many connections). Refused
+   * in the middle of a fragmented message, where it would break the frame sequence.
+   */
+  sendFrame(frame: Frame): boolean {
+    if (this.closeSent || this.continuing) return false;
+    this.output(frame, undefined);
+    return true;
+  }
+
   ping(data: Uint8Array = EMPTY, callback?: WriteCallback): boolean {
     return this.control(Opcode.Ping, data, callback);
   }
