@@ -38,7 +38,16 @@ type BoundSocket = Duplex & { [kTransport]: Transport };
 
 export class Transport implements ConnectionEvents {
   readonly connection: Connection;
-  private corked = false;
+  // The batch of frames written since the last flush: whole parts, and a run still growing.
+  private batching = false;
+  private receiving = false;
+  private parts: Buffer[] = [];
+  private runBuffer: ArrayBufferLike | null = null;
+  private runStart = 0;
+  private runLength = 0;
+  private callbacks: WriteCallback[] | null = null;
+  /** Bytes batched and not yet handed to the socket. */
+  queuedBytes = 0;
   private closeTimer: NodeJS.Timeout | null = null;
   private readonly closeTimeout: number;
   readonly policies: Policies;
@@ -80,21 +89,76 @@ export class Transport implements ConnectionEvents {
   // ConnectionEvents
 
   write(data: Frame, callback?: WriteCallback): void {
-    const socket = this.socket;
-    if (!socket.writable) {
+    if (!this.socket.writable) {
       if (callback) process.nextTick(callback, new Error('The connection is closed'));
       return;
     }
-    if (!this.corked) {
-      this.corked = true;
-      socket.cork();
-      process.nextTick(uncork, this);
+    // Frames written while a received chunk is handled leave when it is done; others at the end
+    // of the tick. Either way, all of them in one write.
+    if (!this.batching) {
+      this.batching = true;
+      if (!this.receiving) process.nextTick(flushTransport, this);
     }
     if (Array.isArray(data)) {
-      socket.write(data[0]);
-      socket.write(data[1], callback);
+      this.append(data[0]);
+      this.append(data[1]);
     } else {
-      socket.write(data, callback);
+      this.append(data);
+    }
+    if (callback) (this.callbacks ??= []).push(callback);
+  }
+
+  /** Adds bytes to the batch, extending the last run when they sit right after it in memory. */
+  private append(bytes: Uint8Array): void {
+    const length = bytes.length;
+    this.queuedBytes += length;
+    if (bytes.buffer === this.runBuffer && bytes.byteOffset === this.runStart + this.runLength) {
+      this.runLength += length;
+      return;
+    }
+    this.closeRun();
+    this.runBuffer = bytes.buffer;
+    this.runStart = bytes.byteOffset;
+    this.runLength = length;
+  }
+
+  private closeRun(): void {
+    if (this.runBuffer === null) return;
+    this.parts.push(Buffer.from(this.runBuffer, this.runStart, this.runLength));
+    this.runBuffer = null;
+  }
+
+  /** Sends everything batched, in one write (one buffer when it is contiguous, else a writev). */
+  flush(): void {
+    if (!this.batching) return;
+    this.batching = false;
+    this.closeRun();
+    const parts = this.parts;
+    const callbacks = this.callbacks;
+    this.parts = [];
+    this.callbacks = null;
+    this.queuedBytes = 0;
+    const socket = this.socket;
+    if (!socket.writable) return;
+    const done = callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : (error?: Error | null) => {
+      for (const callback of callbacks) callback(error);
+    };
+    if (parts.length === 1) return void socket.write(parts[0], done);
+    socket.cork();
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) socket.write(parts[i]);
+    socket.write(parts[last], done);
+    socket.uncork();
+  }
+
+  /** Handles a chunk from the peer, then sends what the application answered while it ran. */
+  receive(chunk: Buffer): void {
+    this.receiving = true;
+    try {
+      this.connection.receive(chunk);
+    } finally {
+      this.receiving = false;
+      this.flush();
     }
   }
 
@@ -133,15 +197,21 @@ export class Transport implements ConnectionEvents {
   closed(): void {
     this.owner.onTransportClosing();
     // The server closes TCP first (§7.1.1); the client gives it closeTimeout to do so.
-    if (this.connection.side === 'server') this.socket.end();
+    if (this.connection.side === 'server') this.end();
     this.armCloseTimer();
   }
 
   failed(error: ProtocolError): void {
     this.owner.onTransportClosing();
     this.owner.onTransportError(error);
-    this.socket.end();
+    this.end();
     this.armCloseTimer();
+  }
+
+  /** Half-closes TCP after what is batched, the close frame included. */
+  private end(): void {
+    this.flush();
+    this.socket.end();
   }
 
   /** The application starts the close handshake. */
@@ -178,13 +248,6 @@ export class Transport implements ConnectionEvents {
     }
   }
 
-  /** Sends everything written since the first write of this tick, in one write. */
-  flush(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
-  }
-
   private armCloseTimer(): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.closeTimer = setTimeout(destroySocket, this.closeTimeout, this.socket);
@@ -205,7 +268,7 @@ export class Transport implements ConnectionEvents {
   }
 }
 
-function uncork(transport: Transport): void {
+function flushTransport(transport: Transport): void {
   transport.flush();
 }
 
@@ -214,7 +277,7 @@ function destroySocket(socket: Duplex): void {
 }
 
 function onSocketData(this: BoundSocket, chunk: Buffer): void {
-  this[kTransport].connection.receive(chunk);
+  this[kTransport].receive(chunk);
 }
 
 function heartbeatTick(transport: Transport): void {

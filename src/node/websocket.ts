@@ -101,7 +101,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   get bufferedAmount(): number {
     const transport = this.transport;
     if (!transport) return this.bufferedAfterClose;
-    return transport.socket.writableLength + transport.connection.pendingBytes + this.bufferedAfterClose;
+    return transport.socket.writableLength + transport.queuedBytes + transport.connection.pendingBytes + this.bufferedAfterClose;
   }
 
   /**
@@ -133,7 +133,18 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
       stats.messagesOut++;
       stats.bytesOut += payload.length;
     }
-    return !transport.socket.writableNeedDrain;
+    return this.belowHighWaterMark(transport);
+  }
+
+  /**
+   * Whether the socket can take more. When not, the batch is sent at once so that the socket sees
+   * it is over its mark, and emits 'drain' once it is under again.
+   */
+  private belowHighWaterMark(transport: Transport): boolean {
+    const socket = transport.socket;
+    if (socket.writableLength + transport.queuedBytes < socket.writableHighWaterMark) return true;
+    transport.flush();
+    return false;
   }
 
   /**
@@ -152,7 +163,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
       stats.messagesOut++;
       stats.bytesOut += size;
     }
-    return !transport.socket.writableNeedDrain;
+    return this.belowHighWaterMark(transport);
   }
 
   /** The peer does not read what we send: drop the message or close with 1013, as configured. */

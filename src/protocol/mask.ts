@@ -1,12 +1,36 @@
 /**
  * XOR masking (RFC 6455 §5.3). Masking is its own inverse, so one function serves both directions.
  *
- * Long payloads are processed a 32-bit word at a time on the aligned middle of the buffer; the mask
- * is rotated by the number of unaligned leading bytes so word and byte loops agree.
+ * Long payloads are processed a 32-bit word at a time over the aligned middle of the buffer; the
+ * mask is rotated by the number of unaligned leading bytes so the word and byte loops agree.
+ * Short ones go byte by byte: below a few dozen bytes, setting up the word loop costs more.
  */
-const WORD_THRESHOLD = 32;
+const WORD_THRESHOLD = 64;
 const scratch = new Uint8Array(4);
 const scratchWord = new Uint32Array(scratch.buffer);
+
+// A word view over a whole ArrayBuffer, kept while frames come from the same socket chunk, so
+// unmasking many frames of one chunk makes one view rather than one per frame.
+let viewedBuffer: ArrayBufferLike | null = null;
+let view: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+let viewedTarget: ArrayBufferLike | null = null;
+let targetView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+function wordsOf(buffer: ArrayBufferLike): Uint32Array {
+  if (buffer !== viewedBuffer) {
+    viewedBuffer = buffer;
+    view = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  return view;
+}
+
+function targetWordsOf(buffer: ArrayBufferLike): Uint32Array {
+  if (buffer !== viewedTarget) {
+    viewedTarget = buffer;
+    targetView = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  return targetView;
+}
 
 /**
  * XORs `length` bytes of `source` from `sourceOffset` with `mask` into `target` at `targetOffset`
@@ -24,10 +48,11 @@ export function applyMask(
 ): void {
   let i = 0;
   if (length >= WORD_THRESHOLD) {
-    // Align the target; the source must share its alignment for one Uint32Array view each.
-    const misalign = (target.byteOffset + targetOffset) & 3;
-    if (misalign === ((source.byteOffset + sourceOffset) & 3)) {
-      const head = misalign === 0 ? 0 : 4 - misalign;
+    const sourceStart = source.byteOffset + sourceOffset;
+    const targetStart = target.byteOffset + targetOffset;
+    // One word loop needs source and target equally aligned.
+    if ((sourceStart & 3) === (targetStart & 3)) {
+      const head = (4 - (targetStart & 3)) & 3;
       for (; i < head; i++) {
         target[targetOffset + i] = source[sourceOffset + i] ^ mask[(phase + i) & 3];
       }
@@ -38,18 +63,65 @@ export function applyMask(
       scratch[3] = mask[(p + 3) & 3];
       const m = scratchWord[0];
       const words = (length - head) >>> 2;
-      const src = new Uint32Array(source.buffer, source.byteOffset + sourceOffset + head, words);
-      const dst =
-        source === target && sourceOffset === targetOffset
-          ? src
-          : new Uint32Array(target.buffer, target.byteOffset + targetOffset + head, words);
-      for (let w = 0; w < words; w++) dst[w] = src[w] ^ m;
+      const src = wordsOf(source.buffer);
+      const dst = source.buffer === target.buffer ? src : targetWordsOf(target.buffer);
+      const s = (sourceStart + head) >>> 2;
+      const t = (targetStart + head) >>> 2;
+      if (s === t && src === dst) xorInPlace(src, m, s, s + words);
+      else xorCopy(src, s, dst, t, words, m);
       i = head + words * 4;
     }
   }
-  for (; i < length; i++) {
-    target[targetOffset + i] = source[sourceOffset + i] ^ mask[(phase + i) & 3];
+  if (i === length) return;
+  // The remaining bytes (all of a short payload): four at a time with the mask bytes in locals.
+  const m0 = mask[(phase + i) & 3];
+  const m1 = mask[(phase + i + 1) & 3];
+  const m2 = mask[(phase + i + 2) & 3];
+  const m3 = mask[(phase + i + 3) & 3];
+  let s = sourceOffset + i;
+  let t = targetOffset + i;
+  const end = sourceOffset + length;
+  for (; s + 3 < end; s += 4, t += 4) {
+    target[t] = source[s] ^ m0;
+    target[t + 1] = source[s + 1] ^ m1;
+    target[t + 2] = source[s + 2] ^ m2;
+    target[t + 3] = source[s + 3] ^ m3;
   }
+  if (s < end) target[t] = source[s++] ^ m0;
+  if (s < end) target[t + 1] = source[s++] ^ m1;
+  if (s < end) target[t + 2] = source[s] ^ m2;
+}
+
+// Unrolled by eight: V8 keeps the loop in registers; in place, `^=` avoids the aliasing checks of
+// a separate source and target.
+function xorInPlace(words: Uint32Array, m: number, start: number, end: number): void {
+  let w = start;
+  for (; w + 7 < end; w += 8) {
+    words[w] ^= m;
+    words[w + 1] ^= m;
+    words[w + 2] ^= m;
+    words[w + 3] ^= m;
+    words[w + 4] ^= m;
+    words[w + 5] ^= m;
+    words[w + 6] ^= m;
+    words[w + 7] ^= m;
+  }
+  for (; w < end; w++) words[w] ^= m;
+}
+
+function xorCopy(src: Uint32Array, s: number, dst: Uint32Array, t: number, count: number, m: number): void {
+  let w = 0;
+  for (; w + 7 < count; w += 8) {
+    dst[t + w] = src[s + w] ^ m;
+    dst[t + w + 1] = src[s + w + 1] ^ m;
+    dst[t + w + 2] = src[s + w + 2] ^ m;
+    dst[t + w + 3] = src[s + w + 3] ^ m;
+    dst[t + w + 4] = src[s + w + 4] ^ m;
+    dst[t + w + 5] = src[s + w + 5] ^ m;
+    dst[t + w + 6] = src[s + w + 6] ^ m;
+    dst[t + w + 7] = src[s + w + 7] ^ m;
+  }
+  for (; w < count; w++) dst[t + w] = src[s + w] ^ m;
 }
 
 /** Unmasks (or masks) `data` in place. */

@@ -24,6 +24,25 @@ function nextMaskKey(): Buffer {
   return key;
 }
 
+// Small frames are carved one after another out of a shared pool, so the frames produced in one
+// tick usually sit side by side in memory and the transport can write them as one buffer. A pool
+// is never rewound: a new one replaces it when full, and frames still queued keep the old alive.
+const FRAME_POOL_SIZE = 64 * 1024;
+const POOLED_LIMIT = 4 * 1024;
+let framePool = Buffer.allocUnsafeSlow(FRAME_POOL_SIZE);
+let framePoolOffset = 0;
+
+function allocFrame(size: number): Buffer {
+  if (size > POOLED_LIMIT) return Buffer.allocUnsafe(size);
+  if (framePoolOffset + size > FRAME_POOL_SIZE) {
+    framePool = Buffer.allocUnsafeSlow(FRAME_POOL_SIZE);
+    framePoolOffset = 0;
+  }
+  const frame = framePool.subarray(framePoolOffset, framePoolOffset + size);
+  framePoolOffset += size;
+  return frame;
+}
+
 export function headerLength(payloadLength: number, masked: boolean): number {
   const base = payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10;
   return masked ? base + 4 : base;
@@ -78,11 +97,11 @@ export function encodeFrame(
   const length = payload.length;
   const maskKey = masked ? nextMaskKey() : null;
   if (!masked && length > MERGE_LIMIT) {
-    const header = Buffer.allocUnsafe(headerLength(length, false));
+    const header = allocFrame(headerLength(length, false));
     writeHeader(header, 0, opcode, fin, rsv1, length, null);
     return [header, payload];
   }
-  const frame = Buffer.allocUnsafe(headerLength(length, masked) + length);
+  const frame = allocFrame(headerLength(length, masked) + length);
   const start = writeHeader(frame, 0, opcode, fin, rsv1, length, maskKey);
   if (maskKey) applyMask(payload, 0, frame, start, length, maskKey);
   else frame.set(payload, start);
