@@ -82,10 +82,10 @@ function readParams(params: ExtensionParams, valueRequired: boolean): OfferParam
   return result;
 }
 
+/** A window size: a decimal integer "without leading zeroes between 8 to 15" (RFC 7692 §7.1.2.1, §7.1.2.2). */
 function windowBits(value: string | true): number | null {
-  if (value === true || !/^[0-9]{1,2}$/.test(value)) return null;
-  const bits = Number(value);
-  return bits >= 8 && bits <= 15 ? bits : null;
+  if (value === true || !/^(?:[89]|1[0-5])$/.test(value)) return null;
+  return Number(value);
 }
 
 /**
