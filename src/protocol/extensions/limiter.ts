@@ -9,7 +9,17 @@ export class Limiter {
   private running = 0;
   private readonly queue: Job[] = [];
 
-  constructor(private readonly concurrency: number) {}
+  constructor(readonly concurrency: number) {}
+
+  /** Operations running now (never above `concurrency`). */
+  get active(): number {
+    return this.running;
+  }
+
+  /** Operations waiting for a slot. */
+  get waiting(): number {
+    return this.queue.length;
+  }
 
   /** Runs `job` now or when a slot frees; the job must call `done()` exactly once. */
   run(job: Job): void {
