@@ -151,10 +151,13 @@ export class Connection implements ParserSink {
     if (this.closeReceived) this.finish();
   }
 
-  /** Frees compression state; call when the transport is gone. */
+  /** Frees compression state; call when the transport is gone. Nothing is delivered after it. */
   destroy(): void {
+    this.destroyed = true;
     this.codec?.close();
   }
+
+  private destroyed = false;
 
   private output(frame: Frame, callback: WriteCallback | undefined): void {
     if (this.slots.length === 0) this.events.write(frame, callback);
@@ -200,7 +203,9 @@ export class Connection implements ParserSink {
     // Nothing after this message may overtake it while it inflates.
     this.parser.pause();
     this.codec!.decompress(data, (error, inflated) => {
-      if (this.error || this.closeReceived) return;
+      // Gone meanwhile: the transport has reported the close, so no message may follow it (and a
+      // closed codec answers a job that was still waiting for a zlib slot with nothing).
+      if (this.destroyed || this.error || this.closeReceived) return;
       if (error) return this.onProtocolError(error);
       if (!isBinary && !isUtf8(inflated)) {
         return this.onProtocolError(new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message'));

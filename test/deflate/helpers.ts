@@ -301,3 +301,79 @@ export function text(size: number, seed = 0): string {
   }
   return parts.join(' ') + ' ';
 }
+
+/**
+ * A server that answers the opening handshake with whatever `respond(offer)` returns as its
+ * Sec-WebSocket-Extensions (null: no header), then records the frames the client sends.
+ */
+export class RawServer {
+  readonly server: net.Server;
+  /** Each client's offer, in order. */
+  readonly offers: string[] = [];
+  readonly peers: RawServerPeer[] = [];
+  port = 0;
+
+  private constructor(respond: (offer: string) => string | null) {
+    this.server = net.createServer((socket) => {
+      let head = Buffer.alloc(0);
+      const onData = (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.off('data', onData);
+        const lines = head.subarray(0, end).toString('latin1').split('\r\n');
+        const headers = new Map(lines.slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+        const offer = headers.get('sec-websocket-extensions') ?? '';
+        this.offers.push(offer);
+        const accept = createHash('sha1').update(headers.get('sec-websocket-key') + GUID).digest('base64');
+        const extensions = respond(offer);
+        socket.write(
+          ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`,
+            ...(extensions === null ? [] : [`Sec-WebSocket-Extensions: ${extensions}`]), '', ''].join('\r\n'),
+        );
+        const peer = new RawServerPeer(socket);
+        this.peers.push(peer);
+        const rest = head.subarray(end + 4);
+        if (rest.length) peer.push(rest);
+      };
+      socket.on('data', onData);
+      socket.on('error', () => {});
+    });
+  }
+
+  static async start(respond: (offer: string) => string | null): Promise<RawServer> {
+    const raw = new RawServer(respond);
+    await new Promise<void>((resolve) => raw.server.listen(0, '127.0.0.1', resolve));
+    raw.port = (raw.server.address() as net.AddressInfo).port;
+    return raw;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  close(): Promise<void> {
+    for (const peer of this.peers) peer.socket.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export class RawServerPeer {
+  readonly frames: ReadFrame[] = [];
+  private buffer = Buffer.alloc(0);
+
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => this.push(chunk));
+  }
+
+  push(chunk: Buffer): void {
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    const { frames, rest } = readFrames(this.buffer);
+    this.buffer = Buffer.from(rest);
+    this.frames.push(...frames);
+  }
+
+  send(...frames: Buffer[]): void {
+    this.socket.write(Buffer.concat(frames));
+  }
+}
