@@ -15,10 +15,12 @@ Commands:
 
 Run "rfc6455 <command> --help" for a command's options.`;
 
-const ECHO_USAGE = `Usage: rfc6455 echo [--port 9001] [--host 127.0.0.1] [--max-payload BYTES]
+const ECHO_USAGE = `Usage: rfc6455 echo [--port 9001] [--host 127.0.0.1] [--max-payload BYTES] [--deflate]
 
 Echoes every message back as it came (text as text, binary as binary). Ctrl-C closes every
-connection with 1001 and exits.`;
+connection with 1001 and exits.
+
+  --deflate   accept permessage-deflate (RFC 7692) from clients that offer it (off by default)`;
 
 const CONNECT_USAGE = `Usage: rfc6455 connect <url> [--protocol NAME]... [--header "Name: value"]...
 
@@ -32,12 +34,13 @@ async function echo(args: string[]): Promise<void> {
       port: { type: 'string', default: '9001' },
       host: { type: 'string', default: '127.0.0.1' },
       'max-payload': { type: 'string' },
+      deflate: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return console.log(ECHO_USAGE);
   const maxPayload = values['max-payload'] ? Number(values['max-payload']) : undefined;
-  const server = new WebSocketServer({ port: Number(values.port), host: values.host, maxPayload });
+  const server = new WebSocketServer({ port: Number(values.port), host: values.host, maxPayload, perMessageDeflate: values.deflate });
   server.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
   });

@@ -215,6 +215,9 @@ export class RawPeer {
 export interface ZlibTracker {
   deflaters: zlib.DeflateRaw[];
   inflaters: zlib.InflateRaw[];
+  /** The options each was made with, in the same order. */
+  deflaterOptions: zlib.ZlibOptions[];
+  inflaterOptions: zlib.ZlibOptions[];
   /** Bytes every inflater has produced, counted as they come out. */
   inflatedBytes: number;
   /** The largest process.memoryUsage().arrayBuffers seen as inflated data came out. */
@@ -235,6 +238,8 @@ export function trackZlib(): ZlibTracker {
   const tracker: ZlibTracker = {
     deflaters: [],
     inflaters: [],
+    deflaterOptions: [],
+    inflaterOptions: [],
     inflatedBytes: 0,
     peakArrayBuffers: 0,
     open: () =>
@@ -248,11 +253,13 @@ export function trackZlib(): ZlibTracker {
   replace(cjs, 'createDeflateRaw', (options?: zlib.ZlibOptions) => {
     const stream = createDeflateRaw(options);
     tracker.deflaters.push(stream);
+    tracker.deflaterOptions.push({ ...options });
     return stream;
   });
   replace(cjs, 'createInflateRaw', (options?: zlib.ZlibOptions) => {
     const stream = createInflateRaw(options);
     tracker.inflaters.push(stream);
+    tracker.inflaterOptions.push({ ...options });
     // Count what comes out by wrapping push, so the stream's flow is not changed by a listener.
     const push = stream.push;
     stream.push = function (chunk: Buffer | null, encoding?: BufferEncoding) {
