@@ -16,7 +16,7 @@ server.on('connection', (ws) => {
     size = 0;
   });
 });
-await new Promise((resolve) => server.once('listening', resolve));
+await new Promise<void>((resolve) => server.once('listening', () => resolve()));
 const { port } = server.address() as { port: number };
 
 const ws = await connect(`ws://127.0.0.1:${port}`);
