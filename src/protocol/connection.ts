@@ -235,6 +235,9 @@ export class Connection implements ParserSink {
 
   onCloseFrame(code: number, reason: Buffer): void {
     this.closeReceived = true;
+    // Nothing may follow a close frame (§5.5.1). receive() drops later chunks; pausing keeps the
+    // parser from delivering frames that came after it in the same chunk.
+    this.parser.pause();
     this.closeCode = code;
     this.closeReason = reason;
     // Echo the code (§5.5.1); a close that carried no code is answered with none.
