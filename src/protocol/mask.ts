@@ -16,7 +16,12 @@ let view: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 let viewedTarget: ArrayBufferLike | null = null;
 let targetView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
+// Only buffers of socket-chunk size are remembered: holding on to a large message's memory for the
+// sake of one view would keep it alive until the next frame.
+const CACHE_LIMIT = 256 * 1024;
+
 function wordsOf(buffer: ArrayBufferLike): Uint32Array {
+  if (buffer.byteLength > CACHE_LIMIT) return new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
   if (buffer !== viewedBuffer) {
     viewedBuffer = buffer;
     view = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
@@ -25,6 +30,7 @@ function wordsOf(buffer: ArrayBufferLike): Uint32Array {
 }
 
 function targetWordsOf(buffer: ArrayBufferLike): Uint32Array {
+  if (buffer.byteLength > CACHE_LIMIT) return new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
   if (buffer !== viewedTarget) {
     viewedTarget = buffer;
     targetView = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);

@@ -6,6 +6,7 @@
  * never copied); one that spans chunks is copied once, into a buffer sized from its header. Text is
  * validated as it arrives, so invalid UTF-8 fails the connection in the piece where it occurs.
  */
+import { constants } from 'node:buffer';
 import { CloseCode, isValidCloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError } from './errors.js';
 import { applyMask } from './mask.js';
@@ -35,6 +36,7 @@ export interface ParserOptions {
   allowRsv1?: boolean;
 }
 
+const MAX_LENGTH = constants.MAX_LENGTH;
 const HEADER = 0;
 const PAYLOAD = 1;
 const FAILED = 2;
@@ -177,7 +179,10 @@ export class FrameParser {
       q += 8;
     }
     if (opcode < 0x8) {
-      if (this.messageLength + length > this.maxPayload) return this.reject(CloseCode.MessageTooBig, 'Message too big');
+      // Past MAX_LENGTH no Buffer can hold the frame, whatever maxPayload allows.
+      if (this.messageLength + length > this.maxPayload || length > MAX_LENGTH) {
+        return this.reject(CloseCode.MessageTooBig, 'Message too big');
+      }
       if (opcode !== Opcode.Continuation) {
         this.messageOpcode = opcode;
         this.messageCompressed = rsv1;
