@@ -1,0 +1,155 @@
+/**
+ * Heartbeat (server and client) and idle timeout, against hand-written peers that do or do not
+ * answer pings and do or do not send messages.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type WebSocket } from '../../src/index.js';
+import { Cleanup, OP, RawPeer, RawServer, closeFrame, delay, next, startServer } from './helpers.js';
+
+const cleanup = new Cleanup();
+afterEach(() => cleanup.run());
+
+const INTERVAL = 150;
+const TIMEOUT = 100;
+const SLACK = 150;
+
+describe('server heartbeat', () => {
+  it('terminates a peer that stops answering pings within interval + timeout; the app sees 1006 with a heartbeat reason', async () => {
+    const { server, port } = await startServer({ heartbeat: { interval: INTERVAL, timeout: TIMEOUT } });
+    cleanup.server(server);
+    const connection = next<[WebSocket]>(server, 'connection');
+    const peer = await RawPeer.connect(port, { autoPong: false });
+    cleanup.add(() => peer.destroy());
+    const [ws] = await connection;
+    const opened = performance.now();
+    const [code, reason, wasClean] = await next<[number, Buffer, boolean]>(ws, 'close', 3000);
+    const elapsed = performance.now() - opened;
+
+    expect(code).toBe(1006);
+    expect(wasClean).toBe(false);
+    expect(reason.toString()).toMatch(/heartbeat/i);
+    expect(reason.toString()).toContain(`${TIMEOUT} ms`);
+    expect(elapsed).toBeGreaterThanOrEqual(INTERVAL + TIMEOUT - 5);
+    expect(elapsed).toBeLessThan(INTERVAL + TIMEOUT + SLACK);
+    // It did ping before giving up, exactly once (the second tick is the verdict), and TCP is gone.
+    expect(peer.frames.filter((f) => f.opcode === OP.ping)).toHaveLength(1);
+    await peer.closed;
+    expect(server.clients.size).toBe(0);
+  });
+
+  it('keeps a peer that answers open across several intervals', async () => {
+    const { server, port } = await startServer({ heartbeat: { interval: 80, timeout: 60 } });
+    cleanup.server(server);
+    const connection = next<[WebSocket]>(server, 'connection');
+    const peer = await RawPeer.connect(port, { autoPong: true });
+    cleanup.add(() => peer.destroy());
+    const [ws] = await connection;
+    let pongs = 0;
+    ws.on('pong', () => pongs++);
+    let closed = false;
+    ws.on('close', () => (closed = true));
+
+    await delay(700);
+    expect(closed).toBe(false);
+    expect(ws.readyState).toBe(ws.OPEN);
+    const pings = peer.frames.filter((f) => f.opcode === OP.ping).length;
+    expect(pings).toBeGreaterThanOrEqual(5);
+    expect(pongs).toBeGreaterThanOrEqual(pings - 1);
+
+    // Then it stops answering: now it goes.
+    peer.autoPong = false;
+    const [code, reason] = await next<[number, Buffer]>(ws, 'close', 1000);
+    expect(code).toBe(1006);
+    expect(reason.toString()).toMatch(/heartbeat/i);
+  });
+});
+
+describe('client heartbeat', () => {
+  it('terminates a server that ignores pings; the app sees 1006 with a heartbeat reason', async () => {
+    const raw = await new RawServer().listen();
+    cleanup.add(() => raw.close());
+    const ws = await connect(raw.url, { heartbeat: { interval: INTERVAL, timeout: TIMEOUT }, perMessageDeflate: false });
+    const opened = performance.now();
+    const [code, reason, wasClean] = await next<[number, Buffer, boolean]>(ws, 'close', 3000);
+    const elapsed = performance.now() - opened;
+    expect(code).toBe(1006);
+    expect(wasClean).toBe(false);
+    expect(reason.toString()).toMatch(/heartbeat/i);
+    expect(elapsed).toBeGreaterThanOrEqual(INTERVAL + TIMEOUT - 5);
+    expect(elapsed).toBeLessThan(INTERVAL + TIMEOUT + SLACK);
+    // The client's pings are masked and reached the server.
+    expect(raw.frames.filter((f) => f.opcode === OP.ping)).toHaveLength(1);
+  });
+
+  it('stays open with a server that answers', async () => {
+    const raw = await new RawServer().listen();
+    raw.autoPong = true;
+    cleanup.add(() => raw.close());
+    const ws = await connect(raw.url, { heartbeat: { interval: 80, timeout: 60 }, perMessageDeflate: false });
+    cleanup.add(() => ws.terminate());
+    let closed = false;
+    ws.on('close', () => (closed = true));
+    await delay(600);
+    expect(closed).toBe(false);
+    expect(raw.frames.filter((f) => f.opcode === OP.ping).length).toBeGreaterThanOrEqual(4);
+  });
+});
+
+describe('idleTimeout', () => {
+  const IDLE = 300;
+
+  it('closes a connection with no messages with 1001 (between idleTimeout and 1.5 × idleTimeout)', async () => {
+    const { server, port } = await startServer({ idleTimeout: IDLE });
+    cleanup.server(server);
+    const connection = next<[WebSocket]>(server, 'connection');
+    const peer = await RawPeer.connect(port);
+    cleanup.add(() => peer.destroy());
+    const [ws] = await connection;
+    const opened = performance.now();
+    const close = await peer.frameOf(OP.close, 2000);
+    const elapsed = performance.now() - opened;
+    expect(close.payload.readUInt16BE(0)).toBe(1001);
+    expect(close.payload.subarray(2).toString()).toMatch(/idle/i);
+    expect(elapsed).toBeGreaterThanOrEqual(IDLE - 5);
+    expect(elapsed).toBeLessThan(IDLE * 1.5 + SLACK);
+    // The peer answers the close: the handshake completes and the app sees 1001.
+    const closed = next<[number, Buffer, boolean]>(ws, 'close');
+    peer.send(closeFrame(1001));
+    const [code, , wasClean] = await closed;
+    expect(code).toBe(1001);
+    expect(wasClean).toBe(true);
+  });
+
+  it('does not close a connection that keeps chatting', async () => {
+    const { server, port } = await startServer({ idleTimeout: IDLE });
+    cleanup.server(server);
+    const connection = next<[WebSocket]>(server, 'connection');
+    const peer = await RawPeer.connect(port);
+    cleanup.add(() => peer.destroy());
+    const [ws] = await connection;
+    let received = 0;
+    ws.on('message', () => received++);
+    for (let i = 0; i < 12; i++) {
+      peer.sendText(`tick ${i}`);
+      await delay(IDLE / 3);
+    }
+    expect(received).toBe(12);
+    expect(peer.frames.filter((f) => f.opcode === OP.close)).toHaveLength(0);
+    expect(ws.readyState).toBe(ws.OPEN);
+  });
+
+  it('counts messages the server sends as activity too', async () => {
+    const { server, port } = await startServer({ idleTimeout: IDLE });
+    cleanup.server(server);
+    const connection = next<[WebSocket]>(server, 'connection');
+    const peer = await RawPeer.connect(port);
+    cleanup.add(() => peer.destroy());
+    const [ws] = await connection;
+    for (let i = 0; i < 12; i++) {
+      ws.send(`tick ${i}`);
+      await delay(IDLE / 3);
+    }
+    expect(peer.frames.filter((f) => f.opcode === OP.text)).toHaveLength(12);
+    expect(peer.frames.filter((f) => f.opcode === OP.close)).toHaveLength(0);
+  });
+});
