@@ -11,3 +11,14 @@ export { toPrometheus, type StatsSnapshot } from './node/stats.js';
 export type { DeflateOptions } from './protocol/extensions/permessage-deflate.js';
 export { CloseCode, Opcode } from './protocol/constants.js';
 export { ProtocolError } from './protocol/errors.js';
+export { LocalBroker, type Broker, type BrokerLink, type BrokerSink } from './node/broker.js';
+export type { PublishOptions } from './node/topics.js';
+export {
+  ReconnectingWebSocket,
+  QueueFullError,
+  type ReconnectingOptions,
+  type ReconnectOptions,
+  type QueueOptions,
+  type DisconnectInfo,
+  type ReconnectingEventMap,
+} from './node/reconnecting.js';

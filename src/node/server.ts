@@ -12,7 +12,9 @@ import { acceptOffer, type DeflateOptions } from '../protocol/extensions/permess
 import { buildAcceptResponse, buildErrorResponse, checkRequest } from '../protocol/handshake.js';
 import { resolvePolicies, type Policies, type PolicyOptions } from './policies.js';
 import { ServerStats, type StatsSnapshot } from './stats.js';
-import { WebSocket } from './websocket.js';
+import type { Broker } from './broker.js';
+import { PubSub, type PublishOptions } from './topics.js';
+import { WebSocket, type Data } from './websocket.js';
 
 export interface VerifyInfo {
   origin: string | undefined;
@@ -61,6 +63,8 @@ export interface ServerOptions extends PolicyOptions, Pick<https.ServerOptions, 
    * On a server of its own, a connection that has not upgraded by then (a slowloris) is dropped.
    */
   handshakeTimeout?: number;
+  /** Where `publish()` goes beyond this server's connections (e.g. a `RedisBroker`); default: nowhere. */
+  broker?: Broker;
 }
 
 interface Refusal {
@@ -89,6 +93,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   private readonly policies: Policies;
   private readonly perIp = new Map<string, number>();
   private readonly handshakeTimeout: number;
+  private readonly pubsub: PubSub;
 
   constructor(options: ServerOptions, callback?: () => void) {
     super();
@@ -99,6 +104,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     }
     this.policies = resolvePolicies(options, this.statistics);
     this.handshakeTimeout = options.handshakeTimeout ?? 10_000;
+    this.pubsub = new PubSub(options.broker);
     this.ownsServer = options.port !== undefined;
     this.httpServer = this.ownsServer ? createServer(options) : (options.server ?? null);
     const server = this.httpServer;
@@ -209,7 +215,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       if (user === false || user === null || user === undefined) return { status: 401, message: 'Unauthorized' };
       return { user };
     } catch (error) {
-      const status = (error as { status?: unknown }).status;
+      const status = (error as { status?: unknown } | null | undefined)?.status;
       if (typeof status === 'number' && status >= 400 && status < 600) {
         return { status, message: (error as Error).message || 'Refused' };
       }
@@ -255,6 +261,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     const address = clientAddress(req);
     this.perIp.set(address, (this.perIp.get(address) ?? 0) + 1);
     this.clients.add(ws);
+    this.pubsub.add(ws);
     this.statistics.connections++;
     this.statistics.handshakesAccepted++;
     ws.once('close', (code) => {
@@ -266,6 +273,19 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       if (this.clients.size === 0) this.drained?.();
     });
     callback(ws, req);
+  }
+
+  /**
+   * Sends a message to every connection subscribed to `topic`, here and (through the broker) on
+   * the other servers. Serialized once; returns how many local connections it was written to.
+   */
+  publish(topic: string, data: Data, options?: PublishOptions): number {
+    return this.pubsub.publish(topic, data, options);
+  }
+
+  /** Sends a message, serialized once, to every connection of this server. */
+  broadcast(data: Data, options?: PublishOptions): number {
+    return this.pubsub.broadcast(this.clients, data, options);
   }
 
   /**
@@ -302,7 +322,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       server!.close(() => resolve());
       server!.closeIdleConnections();
     });
-    const done = Promise.all([allClosed, serverClosed]).then(() => {
+    const done = Promise.all([allClosed, serverClosed]).then(() => this.pubsub.close()).then(() => {
       this.emit('close');
     });
     if (callback) done.then(() => callback!(), callback);
@@ -365,7 +385,14 @@ function destroyOnError(this: Duplex): void {
 }
 
 /** A plain HTTP request to a WebSocket-only port. */
-function answerPlainHttp(_req: http.IncomingMessage, res: http.ServerResponse): void {
+function answerPlainHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+  // Node emits 'upgrade' only with both Connection: upgrade and Upgrade, so a WebSocket handshake
+  // missing either lands here: it is a bad handshake (400, §4.2.1), not a request to upgrade.
+  const check = req.headers['sec-websocket-key'] === undefined ? null : checkRequest(req);
+  if (check && !check.ok) {
+    res.writeHead(check.status, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(check.message), Connection: 'close', ...check.headers });
+    return void res.end(check.message);
+  }
   const body = 'Upgrade Required';
   res.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': body.length, Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
   res.end(body);

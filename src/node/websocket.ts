@@ -10,6 +10,7 @@ import { checkClose, type Frame } from '../protocol/connection.js';
 import { openClient, type ClientOptions } from './client.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
 import { Message } from './message.js';
+import { subscribe, topicsView, unsubscribe } from './topics.js';
 import { Transport, type TransportOptions, type TransportOwner } from './transport.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
@@ -164,6 +165,20 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
       stats.bytesOut += size;
     }
     return this.belowHighWaterMark(transport);
+  }
+
+  /** Server side: receive what is published on `topic` (see `WebSocketServer.publish`). False if already subscribed. */
+  subscribe(topic: string): boolean {
+    return subscribe(this, topic);
+  }
+
+  unsubscribe(topic: string): boolean {
+    return unsubscribe(this, topic);
+  }
+
+  /** The topics this connection subscribes to (read-only; it leaves them all when it closes). */
+  get topics(): ReadonlySet<string> {
+    return topicsView(this);
   }
 
   /** The peer does not read what we send: drop the message or close with 1013, as configured. */
