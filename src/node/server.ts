@@ -232,8 +232,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     user: unknown,
     callback: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
-    // The client may have gone while the hooks ran, and limits may have filled meanwhile.
-    if (!socket.writable || socket.destroyed) return void socket.destroy();
+    // The client may have gone while the hooks ran (its FIN already read: not readable), and
+    // limits may have filled meanwhile.
+    if (!socket.readable || !socket.writable || socket.destroyed) return void socket.destroy();
     const refusal = this.admit(req);
     if (refusal) return this.refuse(socket, refusal);
     clearTimeout((socket as PendingSocket)[kHandshakeTimer]);
