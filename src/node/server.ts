@@ -119,9 +119,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
 
   /** On a server of its own, every connection must upgrade within the handshake timeout. */
   private readonly onSocket = (socket: Socket) => {
-    const timer = setTimeout(dropUnupgraded, this.handshakeTimeout, socket);
-    (socket as PendingSocket)[kHandshakeTimer] = timer;
-    socket.once('close', () => clearTimeout(timer));
+    (socket as PendingSocket)[kHandshakeTimer] = setTimeout(dropUnupgraded, this.handshakeTimeout, socket);
   };
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -237,7 +235,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     if (!socket.readable || !socket.writable || socket.destroyed) return void socket.destroy();
     const refusal = this.admit(req);
     if (refusal) return this.refuse(socket, refusal);
-    clearTimeout((socket as PendingSocket)[kHandshakeTimer]);
+    const pending = socket as PendingSocket;
+    if (pending[kHandshakeTimer]) {
+      clearTimeout(pending[kHandshakeTimer]);
+      pending[kHandshakeTimer] = undefined;
+    }
     let protocol: string | false = offered[0] ?? false;
     if (this.options.handleProtocols && offered.length) protocol = this.options.handleProtocols(new Set(offered), req);
     const deflateOptions = deflateConfig(this.options.perMessageDeflate);
@@ -259,22 +261,29 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
       policies: this.policies,
     });
-    const address = clientAddress(req);
-    this.perIp.set(address, (this.perIp.get(address) ?? 0) + 1);
+    if (this.options.maxConnectionsPerIp !== undefined) {
+      ws.peerAddress = clientAddress(req);
+      this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);
+    }
+    ws.closeHook = this.onClientClose;
     this.clients.add(ws);
     this.pubsub.add(ws);
     this.statistics.connections++;
     this.statistics.handshakesAccepted++;
-    ws.once('close', (code) => {
-      this.statistics.closed(code);
-      const left = this.perIp.get(address)! - 1;
-      if (left === 0) this.perIp.delete(address);
-      else this.perIp.set(address, left);
-      this.clients.delete(ws);
-      if (this.clients.size === 0) this.drained?.();
-    });
     callback(ws, req);
   }
+
+  /** Bookkeeping when a connection ends: one function for all connections, not a closure each. */
+  private readonly onClientClose = (ws: WebSocket, code: number): void => {
+    this.statistics.closed(code);
+    if (ws.peerAddress !== undefined) {
+      const left = this.perIp.get(ws.peerAddress)! - 1;
+      if (left === 0) this.perIp.delete(ws.peerAddress);
+      else this.perIp.set(ws.peerAddress, left);
+    }
+    this.clients.delete(ws);
+    if (this.clients.size === 0) this.drained?.();
+  };
 
   /**
    * Sends a message to every connection subscribed to `topic`, here and (through the broker) on

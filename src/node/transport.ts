@@ -41,7 +41,7 @@ export class Transport implements ConnectionEvents {
   // The batch of frames written since the last flush: whole parts, and a run still growing.
   private batching = false;
   private receiving = false;
-  private parts: Buffer[] = [];
+  private parts: Buffer[] | null = null;
   private runBuffer: ArrayBufferLike | null = null;
   private runStart = 0;
   private runLength = 0;
@@ -124,7 +124,7 @@ export class Transport implements ConnectionEvents {
 
   private closeRun(): void {
     if (this.runBuffer === null) return;
-    this.parts.push(Buffer.from(this.runBuffer, this.runStart, this.runLength));
+    (this.parts ??= []).push(Buffer.from(this.runBuffer, this.runStart, this.runLength));
     this.runBuffer = null;
   }
 
@@ -133,9 +133,9 @@ export class Transport implements ConnectionEvents {
     if (!this.batching) return;
     this.batching = false;
     this.closeRun();
-    const parts = this.parts;
+    const parts = this.parts!;
     const callbacks = this.callbacks;
-    this.parts = [];
+    this.parts = null;
     this.callbacks = null;
     this.queuedBytes = 0;
     const socket = this.socket;

@@ -72,6 +72,10 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   /** What the server's `authenticate` hook returned for this connection. */
   user: unknown = undefined;
 
+  /** @internal The server's bookkeeping, run as the connection ends (before 'close' listeners). */
+  closeHook: ((ws: WebSocket, code: number) => void) | null = null;
+  /** @internal The client's address, kept only when the server counts connections per address. */
+  peerAddress: string | undefined = undefined;
   /** @internal Set while a client handshake runs: `close()`/`terminate()` abort it. */
   abortHandshake: ((error: Error) => void) | null = null;
   private transport: Transport | null = null;
@@ -297,6 +301,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
 
   onTransportClose(code: number, reason: Buffer, wasClean: boolean): void {
     this.readyState = CLOSED;
+    this.closeHook?.(this, code);
     this.emit('close', code, reason, wasClean);
   }
 
@@ -383,18 +388,20 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     this.setHandler('error', listener);
   }
 
-  private readonly handlers = new Map<string, EventListenerLike<any>>();
+  /** The on* handlers; made on first use, as most connections never have one. */
+  private handlers: Map<string, EventListenerLike<any>> | null = null;
 
   private handler(type: string): EventListenerLike<any> | null {
-    return this.handlers.get(type) ?? null;
+    return this.handlers?.get(type) ?? null;
   }
 
   private setHandler(type: string, listener: EventListenerLike<any> | null): void {
-    const previous = this.handlers.get(type);
+    const handlers = (this.handlers ??= new Map());
+    const previous = handlers.get(type);
     if (previous) this.removeEventListener(type, previous);
-    this.handlers.delete(type);
+    handlers.delete(type);
     if (typeof listener === 'function') {
-      this.handlers.set(type, listener);
+      handlers.set(type, listener);
       this.addEventListener(type, listener);
     }
   }

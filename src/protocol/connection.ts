@@ -54,7 +54,7 @@ export class Connection implements ParserSink {
   state: State = State.Open;
   /** The code and reason of the close frame received, once there is one. */
   closeCode: number = CloseCode.Abnormal;
-  closeReason: Buffer = Buffer.alloc(0);
+  closeReason: Buffer = EMPTY;
   closeSent = false;
   closeReceived = false;
   error: ProtocolError | null = null;
@@ -67,7 +67,8 @@ export class Connection implements ParserSink {
   private readonly codec: DeflateCodec | null;
   private continuing = false;
   private compressingMessage = false;
-  private readonly slots: Slot[] = [];
+  /** Frames waiting behind a compression; null while nothing waits. */
+  private slots: Slot[] | null = null;
 
   constructor(
     readonly side: Side,
@@ -108,7 +109,7 @@ export class Connection implements ParserSink {
       return true;
     }
     const slot: Slot = { frame: null, callback };
-    this.slots.push(slot);
+    (this.slots ??= []).push(slot);
     this.pendingBytes += data.length;
     codec!.compress(data, fin, (error, compressed) => {
       this.pendingBytes -= data.length;
@@ -160,17 +161,19 @@ export class Connection implements ParserSink {
   private destroyed = false;
 
   private output(frame: Frame, callback: WriteCallback | undefined): void {
-    if (this.slots.length === 0) this.events.write(frame, callback);
+    if (this.slots === null) this.events.write(frame, callback);
     else this.slots.push({ frame, callback });
   }
 
   private flushSlots(): void {
-    const slots = this.slots;
+    const slots = this.slots!;
     while (slots.length > 0 && slots[0].frame !== null) {
       const slot = slots.shift()!;
       if (slot.frame !== EMPTY_FRAME) this.events.write(slot.frame!, slot.callback);
     }
-    if (slots.length === 0 && this.afterOutput) {
+    if (slots.length > 0) return;
+    this.slots = null;
+    if (this.afterOutput) {
       const next = this.afterOutput;
       this.afterOutput = null;
       next();
@@ -179,7 +182,7 @@ export class Connection implements ParserSink {
 
   /** Runs `next` once every frame already sent has been written (the transport may close after it). */
   private whenWritten(next: () => void): void {
-    if (this.slots.length === 0) next();
+    if (this.slots === null) next();
     else this.afterOutput = next;
   }
 

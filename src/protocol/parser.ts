@@ -44,15 +44,17 @@ const EMPTY = Buffer.alloc(0);
 
 export class FrameParser {
   private state = HEADER;
-  // A header split across chunks is gathered here (at most 14 bytes).
-  private readonly head = Buffer.allocUnsafe(14);
+  // A header split across chunks is gathered here (at most 14 bytes). Like the other per-message
+  // state below, it is made when first needed: an idle connection holds none of it.
+  private head: Buffer | null = null;
   private headLength = 0;
 
   // The frame being read.
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = Buffer.allocUnsafe(4);
+  /** The mask key's four bytes as one number; unpacked into a shared scratch to unmask. */
+  private maskWord = 0;
   private payloadLength = 0;
   private payload: Buffer | null = null;
   private filled = 0;
@@ -61,8 +63,8 @@ export class FrameParser {
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
-  private fragments: Buffer[] = [];
-  private readonly utf8 = new Utf8Validator();
+  private fragments: Buffer[] | null = null;
+  private utf8: Utf8Validator | null = null;
 
   private readonly expectMasked: boolean;
   private readonly maxPayload: number;
@@ -84,12 +86,12 @@ export class FrameParser {
   }
 
   push(chunk: Buffer): void {
-    if (this.paused) return void this.held.push(chunk);
+    if (this.paused) return void (this.held ??= []).push(chunk);
     let pos = 0;
     const end = chunk.length;
     while (pos < end && this.state !== FAILED) {
       pos = this.state === HEADER ? this.readHeader(chunk, pos) : this.readPayload(chunk, pos);
-      if (this.paused && pos < end) return void this.held.unshift(chunk.subarray(pos));
+      if (this.paused && pos < end) return void (this.held ??= []).unshift(chunk.subarray(pos));
     }
   }
 
@@ -103,15 +105,16 @@ export class FrameParser {
 
   resume(): void {
     this.paused = false;
-    while (!this.paused && this.held.length > 0 && this.state !== FAILED) this.push(this.held.shift()!);
+    const held = this.held;
+    while (!this.paused && held && held.length > 0 && this.state !== FAILED) this.push(held.shift()!);
   }
 
   private paused = false;
-  private held: Buffer[] = [];
+  private held: Buffer[] | null = null;
 
   private fail(code: number, message: string): number {
     this.state = FAILED;
-    this.fragments = [];
+    this.fragments = null;
     this.payload = null;
     this.sink.onProtocolError(new ProtocolError(code, message));
     return Infinity;
@@ -125,14 +128,15 @@ export class FrameParser {
     }
     // The header straddles chunks: gather it, then take back the payload bytes gathered with it.
     const had = this.headLength;
+    const head = (this.head ??= Buffer.allocUnsafe(14));
     const take = Math.min(14 - had, available);
-    chunk.copy(this.head, had, pos, pos + take);
+    chunk.copy(head, had, pos, pos + take);
     const have = had + take;
     if (have >= 2) {
-      const size = headerSize(this.head[1]);
+      const size = headerSize(head[1]);
       if (have >= size) {
         this.headLength = 0;
-        return this.decodeHeader(this.head, 0) ? this.startPayload(chunk, pos + size - had) : Infinity;
+        return this.decodeHeader(head, 0) ? this.startPayload(chunk, pos + size - had) : Infinity;
       }
     }
     this.headLength = have;
@@ -192,10 +196,7 @@ export class FrameParser {
       return this.reject(CloseCode.ProtocolError, 'Close frame with a 1-byte payload');
     }
     if (masked) {
-      this.maskKey[0] = buf[q];
-      this.maskKey[1] = buf[q + 1];
-      this.maskKey[2] = buf[q + 2];
-      this.maskKey[3] = buf[q + 3];
+      this.maskWord = buf.readUInt32BE(q);
     }
     this.fin = fin;
     this.opcode = opcode;
@@ -209,11 +210,21 @@ export class FrameParser {
     return false;
   }
 
+  /** The current frame's mask key, in a scratch shared by all parsers (unmasking is synchronous). */
+  private mask(): Buffer {
+    MASK.writeUInt32BE(this.maskWord >>> 0, 0);
+    return MASK;
+  }
+
+  private validator(): Utf8Validator {
+    return (this.utf8 ??= new Utf8Validator());
+  }
+
   private startPayload(chunk: Buffer, pos: number): number {
     const length = this.payloadLength;
     if (chunk.length - pos >= length) {
       const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
-      if (this.masked && length > 0) applyMask(payload, 0, payload, 0, length, this.maskKey);
+      if (this.masked && length > 0) applyMask(payload, 0, payload, 0, length, this.mask());
       this.frameComplete(payload, false);
       return pos + length;
     }
@@ -229,18 +240,18 @@ export class FrameParser {
     const filled = this.filled;
     let piece: Buffer;
     if (this.payload) {
-      if (this.masked) applyMask(chunk, pos, this.payload, filled, take, this.maskKey, filled & 3);
+      if (this.masked) applyMask(chunk, pos, this.payload, filled, take, this.mask(), filled & 3);
       else chunk.copy(this.payload, filled, pos, pos + take);
       piece = this.payload.subarray(filled, filled + take);
     } else {
       piece = chunk.subarray(pos, pos + take);
-      if (this.masked) applyMask(piece, 0, piece, 0, take, this.maskKey, filled & 3);
+      if (this.masked) applyMask(piece, 0, piece, 0, take, this.mask(), filled & 3);
     }
     this.filled = filled + take;
     const done = this.filled === this.payloadLength;
     if (this.opcode < 0x8) {
       // Fail fast on text: check each piece of a data frame as it arrives.
-      if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8.push(piece)) {
+      if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.validator().push(piece)) {
         return this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
       }
       if (!this.payload) {
@@ -267,13 +278,13 @@ export class FrameParser {
     const validate = isText && !this.messageCompressed;
     if (validate && !checked) {
       const whole = this.fin && opcode !== Opcode.Continuation;
-      const valid = whole ? isUtf8(payload) : this.utf8.push(payload);
+      const valid = whole ? isUtf8(payload) : this.validator().push(payload);
       if (!valid) {
         this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
         return;
       }
     }
-    if (this.fin && validate && !this.utf8.end()) {
+    if (this.fin && validate && this.utf8 !== null && !this.utf8.end()) {
       this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
       return;
     }
@@ -284,20 +295,21 @@ export class FrameParser {
       return;
     }
     if (!this.fin) {
-      this.fragments.push(payload);
+      (this.fragments ??= []).push(payload);
       return;
     }
-    if (this.fragments.length === 0) return this.messageComplete(payload, !isText);
-    this.fragments.push(payload);
-    const data = Buffer.concat(this.fragments, this.messageLength);
-    this.fragments = [];
+    const fragments = this.fragments;
+    if (fragments === null) return this.messageComplete(payload, !isText);
+    fragments.push(payload);
+    this.fragments = null;
+    const data = Buffer.concat(fragments, this.messageLength);
     this.messageComplete(data, !isText);
   }
 
   private deliverPiece(piece: Buffer, fin: boolean): void {
     const isBinary = this.messageOpcode !== Opcode.Text;
     if (fin) {
-      if (!isBinary && !this.messageCompressed && !this.utf8.end()) {
+      if (!isBinary && !this.messageCompressed && this.utf8 !== null && !this.utf8.end()) {
         this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
         return;
       }
@@ -337,6 +349,8 @@ export class FrameParser {
 }
 
 /** Header size from the second byte: base, extended length, mask key. */
+const MASK = Buffer.allocUnsafe(4);
+
 function headerSize(b1: number): number {
   const length = b1 & 0x7f;
   return 2 + (length === 126 ? 2 : length === 127 ? 8 : 0) + (b1 & 0x80 ? 4 : 0);
