@@ -23,6 +23,11 @@ export interface ReconnectOptions {
   /** Consecutive failed attempts before giving up (default Infinity). */
   maxRetries?: number;
   /**
+   * A connection must stay open this many ms for the retry count (and so the delay) to start
+   * again from zero (default 5000): a server that accepts and drops at once is still backed off.
+   */
+  minUptime?: number;
+  /**
    * Whether to reconnect after a close or a failed handshake. By default: not after a policy
    * close (1008), nor after a handshake refused with 401 or 403.
    */
@@ -88,8 +93,9 @@ interface Queued {
 export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
   /** The current connection, while one is open. */
   ws: WebSocket | null = null;
-  /** Failed attempts since the last open connection. */
+  /** Failed attempts since the last connection that stayed up (see `minUptime`). */
   attempt = 0;
+  private openedAt = 0;
   private readonly queue: Queued[] = [];
   private queuedBytes = 0;
   private urlIndex = 0;
@@ -113,6 +119,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
       factor: r.factor ?? 2,
       jitter: Math.min(1, Math.max(0, r.jitter ?? 0.5)),
       maxRetries: r.maxRetries ?? Infinity,
+      minUptime: r.minUptime ?? 5000,
     };
     const q = options.queue ?? {};
     this.limits = { maxMessages: q.maxMessages ?? 1000, maxBytes: q.maxBytes ?? 16 * 1024 * 1024, policy: q.policy ?? 'drop-oldest' };
@@ -224,7 +231,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
     if (this.stopped) return void ws.terminate();
     if (closedEarly) return this.failed(closedEarly);
     const attempts = this.attempt;
-    this.attempt = 0;
+    this.openedAt = Date.now();
     this.connections++;
     this.ws = ws;
     this.flushQueue(ws);
@@ -236,6 +243,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
   private lost(info: DisconnectInfo): void {
     this.ws = null;
     if (this.stopped) return;
+    if (Date.now() - this.openedAt >= this.backoff.minUptime) this.attempt = 0;
     this.emit('disconnect', info);
     this.retry(info);
   }
