@@ -40,7 +40,9 @@ export interface Results {
   date: string;
   quick: boolean;
   git: { commit: string; dirty: boolean };
-  machine: { cpu: string; cores: number; kernel: string; memory_gb: number };
+  machine: { cpu: string; cores: number; kernel: string; memory_gb: number; loadavg_start?: number[]; loadavg_end?: number[] };
+  /** Observations added by hand after the run. */
+  notes?: string[];
   node: string;
   peers: Record<string, string | boolean | null>;
   problems: string[];
@@ -98,8 +100,16 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
       `"C ceiling" is a minimal C echo server (\`bench/echo/servers/cecho.c\`): what the load generator can drive on this machine.`,
   );
   lines.push('');
+  const load = Math.max(results.machine.loadavg_start?.[0] ?? 0, results.machine.loadavg_end?.[0] ?? 0);
+  if (load > results.machine.cores * 0.75) {
+    lines.push(
+      `> Load average ${results.machine.loadavg_start?.[0]} at the start, ${results.machine.loadavg_end?.[0]} at the end, on ${results.machine.cores} cores: ` +
+        'other processes shared the pinned cores, so absolute figures are depressed and noisy. Compare within a row only.',
+    );
+  }
+  for (const note of results.notes ?? []) lines.push(`> ${note}`);
   for (const problem of results.problems) lines.push(`> ${problem}`);
-  if (results.problems.length) lines.push('');
+  if (lines[lines.length - 1] !== '') lines.push('');
 
   lines.push(`| scenario | ${servers.map((s) => s.label).join(' | ')} | rfc6455 / ws | rfc6455 / ws pure JS | rfc6455 / Bun |`);
   lines.push(`|---|${servers.map(() => '---:').join('|')}|---:|---:|---:|`);

@@ -72,6 +72,8 @@ const machine = {
   cores: cpus.length,
   kernel: os.release(),
   memory_gb: Math.round(os.totalmem() / 2 ** 30),
+  loadavg_start: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  loadavg_end: [] as number[],
 };
 log(`${machine.cpu}, ${machine.cores} cores, Node ${process.versions.node}${quick ? ' — quick run' : ''}`);
 if (machine.cores < 2) log('only one core: server and load generator will share it (figures will be low)');
@@ -320,6 +322,7 @@ async function runEcho(): Promise<Record<string, Record<string, EchoCell>>> {
 const micro = only === 'echo' ? [] : await runMicro();
 const echo = only === 'micro' ? {} : await runEcho();
 
+machine.loadavg_end = os.loadavg().map((l) => Math.round(l * 100) / 100);
 const results: Results = {
   date: new Date().toISOString(),
   quick,

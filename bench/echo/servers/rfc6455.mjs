@@ -24,3 +24,7 @@ wss.on('connection', (ws) => {
     }
   });
 });
+
+// Exit on a signal so that `node --cpu-prof` gets to write its profile.
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));
