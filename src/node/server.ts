@@ -361,7 +361,10 @@ function clientAddress(req: http.IncomingMessage): string {
 function createServer(options: ServerOptions): http.Server | https.Server {
   if (options.cert || options.pfx) {
     const { key, cert, ca, pfx, passphrase } = options;
-    return https.createServer({ key, cert, ca, pfx, passphrase }, answerPlainHttp);
+    // The TLS handshake gets the handshake timeout too: a client that never sends its ClientHello
+    // would otherwise hold the socket for Node's default 120 s ('secureConnection' never comes).
+    const handshakeTimeout = options.handshakeTimeout ?? 10_000;
+    return https.createServer({ key, cert, ca, pfx, passphrase, handshakeTimeout }, answerPlainHttp);
   }
   return http.createServer(answerPlainHttp);
 }
