@@ -56,27 +56,30 @@ export function applyMask(
   if (length >= WORD_THRESHOLD) {
     const sourceStart = source.byteOffset + sourceOffset;
     const targetStart = target.byteOffset + targetOffset;
-    // One word loop needs source and target equally aligned.
-    if ((sourceStart & 3) === (targetStart & 3)) {
-      const head = (4 - (targetStart & 3)) & 3;
-      for (; i < head; i++) {
-        target[targetOffset + i] = source[sourceOffset + i] ^ mask[(phase + i) & 3];
-      }
-      const p = phase + head;
-      scratch[0] = mask[p & 3];
-      scratch[1] = mask[(p + 1) & 3];
-      scratch[2] = mask[(p + 2) & 3];
-      scratch[3] = mask[(p + 3) & 3];
-      const m = scratchWord[0];
-      const words = (length - head) >>> 2;
-      const src = wordsOf(source.buffer);
-      const dst = source.buffer === target.buffer ? src : targetWordsOf(target.buffer);
-      const s = (sourceStart + head) >>> 2;
-      const t = (targetStart + head) >>> 2;
-      if (s === t && src === dst) xorInPlace(src, m, s, s + words);
-      else xorCopy(src, s, dst, t, words, m);
-      i = head + words * 4;
+    // One word loop needs source and target equally aligned; when they are not, a native copy
+    // then the word loop in place beats XOR-ing byte by byte several times over.
+    if ((sourceStart & 3) !== (targetStart & 3)) {
+      target.set(source.subarray(sourceOffset, sourceOffset + length), targetOffset);
+      return applyMask(target, targetOffset, target, targetOffset, length, mask, phase);
     }
+    const head = (4 - (targetStart & 3)) & 3;
+    for (; i < head; i++) {
+      target[targetOffset + i] = source[sourceOffset + i] ^ mask[(phase + i) & 3];
+    }
+    const p = phase + head;
+    scratch[0] = mask[p & 3];
+    scratch[1] = mask[(p + 1) & 3];
+    scratch[2] = mask[(p + 2) & 3];
+    scratch[3] = mask[(p + 3) & 3];
+    const m = scratchWord[0];
+    const words = (length - head) >>> 2;
+    const src = wordsOf(source.buffer);
+    const dst = source.buffer === target.buffer ? src : targetWordsOf(target.buffer);
+    const s = (sourceStart + head) >>> 2;
+    const t = (targetStart + head) >>> 2;
+    if (s === t && src === dst) xorInPlace(src, m, s, s + words);
+    else xorCopy(src, s, dst, t, words, m);
+    i = head + words * 4;
   }
   if (i === length) return;
   // The remaining bytes (all of a short payload): four at a time with the mask bytes in locals.
