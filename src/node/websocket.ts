@@ -128,9 +128,10 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
       return false;
     }
     const policies = transport.policies;
-    if (this.bufferedAmount + payload.length > policies.maxBufferedAmount) {
-      return this.slowConsumer(payload.length, callback);
-    }
+    const socket = transport.socket;
+    // What waits to be written once this message is added (bufferedAmount, read once).
+    const waiting = socket.writableLength + transport.queuedBytes + transport.connection.pendingBytes + payload.length;
+    if (waiting > policies.maxBufferedAmount) return this.slowConsumer(payload.length, callback);
     transport.connection.send(payload, isBinary, options?.fin ?? true, callback);
     transport.active = true;
     const stats = policies.stats;
@@ -138,7 +139,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
       stats.messagesOut++;
       stats.bytesOut += payload.length;
     }
-    return this.belowHighWaterMark(transport);
+    return waiting < socket.writableHighWaterMark || this.belowHighWaterMark(transport);
   }
 
   /**
