@@ -98,7 +98,7 @@ export interface ServerProcess {
 }
 
 /** Starts test/pubsub/fixtures/server.ts (or another script) with tsx; resolves once it listens. */
-export async function startServer(name: string, env: Record<string, string>, script = SERVER_FIXTURE): Promise<ServerProcess> {
+export async function startServer(name: string, env: Record<string, string>, script = SERVER_FIXTURE, ready = /LISTENING/): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     env: { ...process.env, PORT: String(port), NAME: name, ...env },
@@ -108,7 +108,7 @@ export async function startServer(name: string, env: Record<string, string>, scr
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitForOutput(child, /LISTENING/, 20_000, `server ${name}`);
+  await waitForOutput(child, ready, 20_000, `server ${name}`);
   return { name, port, url: `ws://127.0.0.1:${port}`, child, output: () => output, kill: () => killProcess(child) };
 }
 
