@@ -71,6 +71,9 @@ export function openClient(
     requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   }
   const request = (secure ? https : http).request(requestOptions);
+  // Listen at once: an abort (even by a signal already aborted) destroys the request, which
+  // emits 'error' then, and an unheard 'error' would crash the process.
+  request.on('error', (error) => fail(new HandshakeError(error.message)));
 
   let settled = false;
   const fail = (error: Error) => {
@@ -89,7 +92,6 @@ export function openClient(
   options.signal?.addEventListener('abort', onAbort, { once: true });
   ws.abortHandshake = fail;
 
-  request.on('error', (error) => fail(new HandshakeError(error.message)));
   request.on('response', (res) => {
     res.resume();
     fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers));
