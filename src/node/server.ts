@@ -260,7 +260,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       streaming: this.options.streaming,
       deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
       policies: this.policies,
-    });
+    }, false);
+    // Read only after code awaiting the connection (a promise, for await) has run, as the client does.
+    setImmediate(startReading, ws, head);
     if (this.options.maxConnectionsPerIp !== undefined) {
       ws.peerAddress = clientAddress(req);
       this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);
@@ -349,6 +351,10 @@ export interface CloseOptions {
 
 const kHandshakeTimer = Symbol('rfc6455.handshakeTimer');
 type PendingSocket = Duplex & { [kHandshakeTimer]?: NodeJS.Timeout };
+
+function startReading(ws: WebSocket, head: Buffer): void {
+  ws.startReading(head);
+}
 
 function dropUnupgraded(socket: Duplex): void {
   socket.destroy();

@@ -79,6 +79,8 @@ export class Transport implements ConnectionEvents {
 
   /** Starts reading; `head` holds bytes that arrived with the handshake. */
   start(head?: Buffer): void {
+    // The application may have ended the connection before reading began.
+    if (this.socket.destroyed) return;
     if (head && head.length > 0) this.socket.unshift(head);
     this.socket.on('data', onSocketData);
     const { heartbeat, idleTimeout } = this.policies;
