@@ -14,7 +14,10 @@ import { cleanup, startRedis, startServer, type ServerProcess } from '../pubsub/
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHAT_SERVER = fileURLToPath(new URL('../../examples/chat/server.ts', import.meta.url));
-const SCREENSHOT = fileURLToPath(new URL('../../docs/chat.png', import.meta.url));
+// docs/chat.png (the README's picture) is written when missing or with UPDATE_SCREENSHOT=1;
+// otherwise the screenshot goes to a temporary file, so that a test run leaves the tree clean.
+const DOCS_PNG = fileURLToPath(new URL('../../docs/chat.png', import.meta.url));
+const SCREENSHOT = !existsSync(DOCS_PNG) || process.env.UPDATE_SCREENSHOT === '1' ? DOCS_PNG : join(tmpdir(), `rfc6455-chat-${process.pid}.png`);
 
 let context: BrowserContext;
 let profile: string;
@@ -103,7 +106,10 @@ describe('chat example: two browsers on two servers behind Redis', () => {
       `<body style="margin:0;display:flex;gap:20px;background:#9ca3af;padding:10px">` +
         `<img src="data:image/png;base64,${a64}" width="760"><img src="data:image/png;base64,${b64}" width="760"></body>`,
     );
-    await both.screenshot({ path: SCREENSHOT });
+    const png = await both.screenshot({ path: SCREENSHOT });
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.length).toBeGreaterThan(20_000);
+    if (SCREENSHOT !== DOCS_PNG) await rm(SCREENSHOT);
     await rm(SCREENSHOT.replace('.png', '-a.png'));
     await rm(SCREENSHOT.replace('.png', '-b.png'));
   }, 60_000);
