@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from '../../src/index.js';
-import { Cleanup, OP, RawPeer, closeFrame, delay, next, serverFrameSize, startServer, until } from './helpers.js';
+import { Cleanup, OP, RawPeer, closeFrame, delay, next, serverFrameSize, SLACK, startServer, until } from './helpers.js';
 
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
@@ -156,7 +156,7 @@ describe('maxBufferedAmount (a client that stops reading)', () => {
     expect(code).toBe(1006);
     expect(wasClean).toBe(false);
     expect(elapsed).toBeGreaterThanOrEqual(CLOSE_TIMEOUT - 10);
-    expect(elapsed).toBeLessThan(CLOSE_TIMEOUT + 300);
+    expect(elapsed).toBeLessThan(CLOSE_TIMEOUT + SLACK);
     expect(socket.destroyed).toBe(true);
     expect(server.clients.size).toBe(0);
     // Later sends are refused and allocate nothing on the socket.

@@ -245,6 +245,17 @@ export async function startServer(options: Omit<ServerOptions, 'port'> = {}): Pr
   return { server, port, url: `ws://127.0.0.1:${port}` };
 }
 
+/**
+ * Room on top of a deadline for a loaded machine (files run in parallel, and CI boxes are shared):
+ * upper bounds on timings catch "never" and "much later"; lower bounds and counts pin the rest.
+ */
+export const SLACK = Number(process.env.RFC6455_TIMING_SLACK ?? 1000);
+
+/** Resolves when the socket has closed, however (an 'error' before it is not a rejection). */
+export function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => (socket.destroyed && socket.closed ? resolve() : socket.once('close', () => resolve())));
+}
+
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
