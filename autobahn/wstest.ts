@@ -3,12 +3,13 @@
  * autobahn/.wstest/ (made here once, with Python 2.7 from PyPI, the way the suite's own Dockerfile
  * pins it); the crossbario/autobahn-testsuite Docker image where a Docker engine answers.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const here = new URL('.', import.meta.url).pathname;
+export const here = fileURLToPath(new URL('.', import.meta.url));
 const installDir = join(here, '.wstest');
 const venv = join(installDir, 'venv');
 const marker = join(installDir, 'installed');
@@ -29,9 +30,16 @@ function onPath(command: string): string | null {
   return found.status === 0 ? found.stdout.trim() : null;
 }
 
+function pyenvRoot(): string | null {
+  if (process.env.PYENV_ROOT) return process.env.PYENV_ROOT;
+  const found = spawnSync('pyenv', ['root'], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : null;
+}
+
 function python27(): string | null {
+  const pyenv = pyenvRoot();
   const candidates = [
-    process.env.PYENV_ROOT && join(process.env.PYENV_ROOT, 'versions/2.7.18/bin/python'),
+    pyenv && join(pyenv, 'versions/2.7.18/bin/python'),
     join(homedir(), '.pyenv/versions/2.7.18/bin/python'),
     onPath('python2.7'),
     onPath('python2'),
@@ -44,25 +52,67 @@ function python27(): string | null {
   return null;
 }
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
-  execFileSync(command, args, { stdio: ['ignore', 'inherit', 'inherit'], env });
+/**
+ * The suite's Dockerfile pins, in its order: pip/setuptools/wheel new enough for the wheels yet still
+ * speaking Python 2.7, then the crypto stack, then Twisted and the suite built against what is there
+ * (`--no-build-isolation`: an isolated build would fetch a setuptools that no longer runs on 2.7).
+ */
+const STEPS: Array<{ packages: string[]; isolated: boolean }> = [
+  { packages: ['pip==20.3.4', 'setuptools==44.0.0', 'wheel==0.36.2'], isolated: true },
+  { packages: ['incremental==16.10.1', 'pyOpenSSL==19.1.0', 'cryptography==3.3.2'], isolated: true },
+  { packages: ['Twisted==19.10.0'], isolated: false },
+  { packages: ['autobahntestsuite==25.10.1'], isolated: false },
+];
+/** The marker holds the pins, so changing a pin above reinstalls instead of reusing a stale venv. */
+const PINS = STEPS.flatMap((step) => step.packages).join(' ');
+
+/** Runs one install step quietly; on failure shows its output, which says what was missing. */
+function step(title: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  const started = Date.now();
+  process.stdout.write(`  ${title} … `);
+  const result = spawnSync(command, args, { encoding: 'utf8', env: { ...env, PIP_NO_PYTHON_VERSION_WARNING: '1' } });
+  if (result.status !== 0) {
+    console.log('failed');
+    console.error(`${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').slice(-40).join('\n'));
+    throw new Error(
+      `installing the Autobahn|Testsuite failed at "${title}": Twisted and the suite build C extensions, so gcc and ` +
+        'the Python 2.7 headers must be present (pyenv builds include them); see the output above',
+    );
+  }
+  console.log(`${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+/**
+ * Twisted, wsaccel, ujson, zope.interface and MarkupSafe have no Python 2.7 wheels for Linux and are
+ * compiled here (cryptography comes as a wheel, so no OpenSSL or libffi headers are needed). Under CI
+ * the compiler is installed when missing; elsewhere that is left to the person, with one line saying so.
+ */
+function ensureCompiler(): void {
+  if (onPath('gcc') ?? onPath('cc')) return;
+  if (process.env.CI === 'true' && onPath('apt-get')) {
+    step('apt-get install gcc libc6-dev (CI)', 'sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev']);
+    return;
+  }
+  throw new Error('installing the Autobahn|Testsuite needs a C compiler for its Python 2.7 extensions: install gcc (apt-get install gcc) and rerun');
 }
 
 /** Installs the suite into autobahn/.wstest/venv with the versions its Dockerfile uses. */
 function install(python: string): void {
-  console.log(`installing the Autobahn|Testsuite into ${venv} (once; about a minute)…`);
+  ensureCompiler();
+  console.log(`installing the Autobahn|Testsuite with ${python} into ${venv} (once; one to four minutes)`);
+  rmSync(installDir, { recursive: true, force: true });
   mkdirSync(installDir, { recursive: true });
-  // virtualenv for Python 2.7 goes into a folder of its own: the system's Python stays untouched.
+  // Python 2.7 has no venv module, and virtualenv 20.22 dropped 2.7: an older one, in a folder of
+  // its own (--target), so the Python it runs on is left as it was.
   const tool = join(installDir, 'virtualenv');
-  run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', tool, 'virtualenv<20.22']);
-  run(python, ['-m', 'virtualenv', '--quiet', venv], { ...process.env, PYTHONPATH: tool });
+  step('virtualenv<20.22', python, ['-m', 'pip', 'install', '--quiet', '--target', tool, 'virtualenv<20.22']);
+  step('create the venv', python, ['-m', 'virtualenv', '--quiet', venv], { ...process.env, PYTHONPATH: tool });
   const pip = join(venv, 'bin/pip');
-  const quiet = ['--quiet', '--disable-pip-version-check'];
-  run(pip, ['install', ...quiet, 'pip==20.3.4', 'setuptools==44.0.0', 'wheel==0.36.2']);
-  run(pip, ['install', ...quiet, 'incremental==16.10.1', 'pyOpenSSL==19.1.0', 'cryptography==3.3.2']);
-  run(pip, ['install', ...quiet, '--no-build-isolation', 'Twisted==19.10.0']);
-  run(pip, ['install', ...quiet, '--no-build-isolation', 'autobahntestsuite==25.10.1']);
-  writeFileSync(marker, new Date().toISOString() + '\n');
+  for (const { packages, isolated } of STEPS) {
+    step(packages.join(' '), pip, ['install', '--quiet', ...(isolated ? [] : ['--no-build-isolation']), ...packages]);
+  }
+  step('wstest --help', join(venv, 'bin/wstest'), ['--help']);
+  writeFileSync(marker, PINS + '\n');
 }
 
 function dockerAnswers(): boolean {
@@ -73,7 +123,7 @@ export function findSuite(): Suite {
   const global = onPath('wstest');
   if (global) return { source: `wstest on PATH (${global})`, command: [global], root: here, python: null };
   const local = join(venv, 'bin/wstest');
-  if (existsSync(marker) && existsSync(local)) {
+  if (existsSync(local) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === PINS) {
     return { source: `local install (${venv})`, command: [local], root: here, python: join(venv, 'bin/python') };
   }
   const python = python27();
@@ -84,26 +134,36 @@ export function findSuite(): Suite {
   if (dockerAnswers()) {
     return {
       source: 'Docker image crossbario/autobahn-testsuite',
-      command: ['docker', 'run', '--rm', '--net=host', '-v', `${here}:/autobahn`, 'crossbario/autobahn-testsuite', 'wstest'],
+      // --init: wstest as PID 1 would get no default signal handling, and stopping it would hang.
+      command: ['docker', 'run', '--rm', '--init', '--net=host', '-v', `${here}:/autobahn`, 'crossbario/autobahn-testsuite', 'wstest'],
       root: '/autobahn/',
       python: null,
     };
   }
   throw new Error(
-    'The Autobahn|Testsuite needs one of: `wstest` on PATH, Python 2.7 (python2.7 or pyenv 2.7.18) to install it, or a running Docker engine.',
+    'Autobahn|Testsuite not found: install Python 2.7 (`pyenv install 2.7.18`, or python2.7 on PATH) and rerun, or put `wstest` on PATH, or start a Docker engine.',
   );
 }
 
 /** How many cases a config selects, from the suite's own case list (null if it cannot be asked). */
 export function countCases(suite: Suite, config: string): number | null {
-  if (!suite.python) return null;
+  return suite.python ? count(suite.python, config) : null;
+}
+
+/** The same, with the local install if there is one, for re-reading reports without a run. */
+export function countLocally(config: string): number | null {
+  const python = join(venv, 'bin/python');
+  return existsSync(python) ? count(python, config) : null;
+}
+
+function count(python: string, config: string): number | null {
   const script =
     'import json,sys\n' +
     'from autobahntestsuite.case import Cases, CaseCategories, CaseSubCategories\n' +
     'from autobahntestsuite.caseset import CaseSet\n' +
     "cs = CaseSet('fuzzing', 'Case', Cases, CaseCategories, CaseSubCategories)\n" +
     'print(len(cs.parseSpecCases(json.load(open(sys.argv[1])))))\n';
-  const result = spawnSync(suite.python, ['-c', script, config], { encoding: 'utf8' });
+  const result = spawnSync(python, ['-c', script, config], { encoding: 'utf8' });
   const count = Number(result.stdout.trim());
   return result.status === 0 && count > 0 ? count : null;
 }
