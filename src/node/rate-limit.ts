@@ -14,14 +14,24 @@ export class TokenBucket {
     this.last = performance.now();
   }
 
-  /** Takes `count` tokens if there are enough; false (and nothing taken) otherwise. */
-  take(count = 1): boolean {
+  /** Whether `count` tokens are there now (after refilling for the time passed). */
+  has(count: number): boolean {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
-    if (this.tokens < count) return false;
+    return this.tokens >= count;
+  }
+
+  /** Takes `count` tokens if there are enough; false (and nothing taken) otherwise. */
+  take(count = 1): boolean {
+    if (!this.has(count)) return false;
     this.tokens -= count;
     return true;
+  }
+
+  /** Takes tokens already checked with `has()`. */
+  spend(count: number): void {
+    this.tokens -= count;
   }
 }
 
@@ -49,7 +59,11 @@ export class RateLimiter {
 
   /** Whether a message of `size` bytes fits the budget now. */
   allow(size: number): boolean {
-    if (this.messages && !this.messages.take(1)) return false;
-    return !this.bytes || this.bytes.take(size);
+    // A refused message spends nothing from either budget.
+    if (this.messages && !this.messages.has(1)) return false;
+    if (this.bytes && !this.bytes.has(size)) return false;
+    this.messages?.spend(1);
+    this.bytes?.spend(size);
+    return true;
   }
 }
