@@ -106,6 +106,7 @@ export class Connection implements ParserSink {
     if (opcode !== Opcode.Continuation) this.compressingMessage = codec !== null && data.length >= codec.threshold;
     if (!this.compressingMessage) {
       this.output(encodeFrame(opcode, data, fin, false, this.masked), callback);
+      if (fin && this.deferred) this.sendDeferred();
       return true;
     }
     const slot: Slot = { frame: null, callback };
@@ -116,17 +117,29 @@ export class Connection implements ParserSink {
       slot.frame = error ? EMPTY_FRAME : encodeFrame(opcode, compressed, fin, opcode !== Opcode.Continuation, this.masked);
       this.flushSlots();
     });
+    // Slots keep the order: deferred frames go in behind this last fragment.
+    if (fin && this.deferred) this.sendDeferred();
     return true;
   }
 
   /**
-   * Writes a whole message frame serialized elsewhere (e.g. once for many connections). Refused
-   * in the middle of a fragmented message, where it would break the frame sequence.
+   * Writes a whole message frame serialized elsewhere (e.g. once for many connections). In the
+   * middle of a fragmented message it would break the frame sequence, so it waits for its end.
    */
   sendFrame(frame: Frame): boolean {
-    if (this.closeSent || this.continuing) return false;
-    this.output(frame, undefined);
+    if (this.closeSent) return false;
+    if (this.continuing) (this.deferred ??= []).push(frame);
+    else this.output(frame, undefined);
     return true;
+  }
+
+  /** Whole-message frames that came while a fragmented message was being sent: they follow it. */
+  private deferred: Frame[] | null = null;
+
+  private sendDeferred(): void {
+    const deferred = this.deferred!;
+    this.deferred = null;
+    for (const frame of deferred) this.output(frame, undefined);
   }
 
   ping(data: Uint8Array = EMPTY, callback?: WriteCallback): boolean {

@@ -230,15 +230,22 @@ describe('Connection', () => {
         expect(r.written.every((f) => f.masked === ours)).toBe(true);
       });
 
-      it('sendFrame is refused in the middle of a fragmented message', () => {
+      it('sendFrame in the middle of a fragmented message waits for its end', () => {
         const { c, r } = setup(side);
         const pre = frame({ opcode: OP.text, payload: 'whole', mask: ours });
         expect(c.sendFrame(pre)).toBe(true);
         c.send(bytes('a'), true, false);
-        expect(c.sendFrame(pre)).toBe(false);
+        expect(c.sendFrame(pre)).toBe(true);
+        expect(r.written.map((f) => f.opcode)).toEqual([OP.text, OP.binary]);
         c.send(bytes('b'), true, true);
         expect(c.sendFrame(pre)).toBe(true);
-        expect(r.written.map((f) => f.opcode)).toEqual([OP.text, OP.binary, OP.cont, OP.text]);
+        expect(r.written.map((f) => [f.opcode, f.payload.toString()])).toEqual([
+          [OP.text, 'whole'],
+          [OP.binary, 'a'],
+          [OP.cont, 'b'],
+          [OP.text, 'whole'],
+          [OP.text, 'whole'],
+        ]);
       });
 
       it('ping() and pong() write control frames; payloads over 125 bytes throw', () => {
