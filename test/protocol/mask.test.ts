@@ -34,12 +34,12 @@ describe('applyMask', () => {
     }
   });
 
-  it('handles source and target at every byte offset 0..3 of shared ArrayBuffers', () => {
-    // Source and target live in one ArrayBuffer (non-overlapping), at all 16 alignment pairs,
+  it('handles source and target at every byte offset 0..7 of shared ArrayBuffers', () => {
+    // Source and target live in one ArrayBuffer (non-overlapping), at all 64 alignment pairs,
     // so both the word loop (same alignment) and the byte fallback (different alignment) run.
     for (const length of [0, 1, 3, 4, 63, 64, 65, 67, 100, 131, 200]) {
-      for (let so = 0; so < 4; so++) {
-        for (let to = 0; to < 4; to++) {
+      for (let so = 0; so < 8; so++) {
+        for (let to = 0; to < 8; to++) {
           for (let phase = 0; phase < 4; phase++) {
             const ab = new ArrayBuffer(2 * length + 16);
             const all = new Uint8Array(ab);
@@ -66,7 +66,7 @@ describe('applyMask', () => {
     const ab = new ArrayBuffer(512);
     const whole = new Uint8Array(ab);
     whole.set(pattern(512, 3));
-    for (let viewOffset = 0; viewOffset < 4; viewOffset++) {
+    for (let viewOffset = 0; viewOffset < 8; viewOffset++) {
       for (let sourceOffset = 0; sourceOffset < 4; sourceOffset++) {
         for (const length of [5, 64, 65, 150]) {
           const view = new Uint8Array(ab, viewOffset, 200);
@@ -83,7 +83,7 @@ describe('applyMask', () => {
 
   it('in place at every byte offset of a shared buffer leaves neighbours alone', () => {
     for (const length of [1, 2, 7, 64, 65, 66, 67, 129]) {
-      for (let offset = 0; offset < 4; offset++) {
+      for (let offset = 0; offset < 8; offset++) {
         for (let phase = 0; phase < 4; phase++) {
           const ab = new ArrayBuffer(length + 8);
           const all = new Uint8Array(ab);
