@@ -1,8 +1,8 @@
 // rfc6455 echo server, run from the built package (dist/) with plain node: what users run.
 // Usage: node --expose-gc rfc6455.mjs PORT
 // Binary messages are echoed; text "!broadcast" sends one 64-byte message to every connection
-// (a loop over ws.send: the fastest way the public API offers today); text "!rss" replies "rss:N"
-// after a full GC.
+// (wss.broadcast: one frame serialized once, its bytes written to every socket); text "!rss"
+// replies "rss:N" after a full GC.
 import { WebSocketServer } from '../../../dist/index.js';
 
 const port = Number(process.argv[2] ?? 9001);
@@ -14,7 +14,7 @@ wss.on('connection', (ws) => {
     if (isBinary) return void ws.send(data, { binary: true });
     const text = data.toString();
     if (text === '!broadcast') {
-      for (const client of wss.clients) client.send(BROADCAST, { binary: true });
+      wss.broadcast(BROADCAST, { binary: true });
     } else if (text === '!rss') {
       globalThis.gc?.();
       globalThis.gc?.();
