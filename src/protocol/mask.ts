@@ -13,9 +13,9 @@ const scratchWord = new BigUint64Array(scratch.buffer);
 // A word view over a whole ArrayBuffer, kept while frames come from the same socket chunk, so
 // unmasking many frames of one chunk makes one view rather than one per frame.
 let viewedBuffer: ArrayBufferLike | null = null;
-let view = new BigUint64Array(0);
+let view: BigUint64Array<ArrayBufferLike> = new BigUint64Array(0);
 let viewedTarget: ArrayBufferLike | null = null;
-let targetView = new BigUint64Array(0);
+let targetView: BigUint64Array<ArrayBufferLike> = new BigUint64Array(0);
 
 // Only buffers of socket-chunk size are remembered: holding on to a large message's memory for the
 // sake of one view would keep it alive until the next frame.
