@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type ServerOptions } from '../../src/index.js';
+import { parseFrames, type RawFrame } from '../helpers/raw.js';
 
 export const OP = { cont: 0x0, text: 0x1, binary: 0x2, close: 0x8, ping: 0x9, pong: 0xa } as const;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -39,44 +40,10 @@ export function serverFrameSize(n: number): number {
   return n + (n < 126 ? 2 : n < 0x10000 ? 4 : 10);
 }
 
-export interface ReadFrame {
-  fin: boolean;
-  opcode: number;
-  payload: Buffer;
-}
+export type ReadFrame = RawFrame;
 
 /** Reads whole frames off the front of `buffer`; returns them and what is left. */
-export function readFrames(buffer: Buffer): { frames: ReadFrame[]; rest: Buffer } {
-  const frames: ReadFrame[] = [];
-  let pos = 0;
-  while (buffer.length - pos >= 2) {
-    const b0 = buffer[pos];
-    const b1 = buffer[pos + 1];
-    let length = b1 & 0x7f;
-    let q = pos + 2;
-    if (length === 126) {
-      if (buffer.length < q + 2) break;
-      length = buffer.readUInt16BE(q);
-      q += 2;
-    } else if (length === 127) {
-      if (buffer.length < q + 8) break;
-      length = Number(buffer.readBigUInt64BE(q));
-      q += 8;
-    }
-    let key: Buffer | null = null;
-    if (b1 & 0x80) {
-      if (buffer.length < q + 4) break;
-      key = buffer.subarray(q, q + 4);
-      q += 4;
-    }
-    if (buffer.length < q + length) break;
-    const payload = Buffer.from(buffer.subarray(q, q + length));
-    if (key) for (let i = 0; i < length; i++) payload[i] ^= key[i & 3];
-    frames.push({ fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload });
-    pos = q + length;
-  }
-  return { frames, rest: buffer.subarray(pos) };
-}
+export const readFrames = parseFrames;
 
 export interface RawOptions {
   path?: string;
