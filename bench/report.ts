@@ -53,7 +53,7 @@ export interface Results {
   micro: MicroRow[];
 }
 
-export const SERVER_ORDER = ['rfc6455', 'ws', 'ws-js', 'bun', 'deno', 'cecho'];
+export const SERVER_ORDER = ['rfc6455', 'ws', 'ws-js', 'bun', 'deno', 'node-floor', 'cecho'];
 
 function fmtValue(value: number, unit: string): string {
   if (unit === 'MB/s') return `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} MB/s`;
@@ -97,6 +97,8 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
     `Server pinned to core 0 (\`taskset -c 0\`), the C load generator (\`bench/echo/loadgen.c\`) to core 1; loopback TCP. ` +
       `Each figure is the median of ${results.config.reps} run(s) of ${results.config.duration_s} s after ${results.config.warmup_s} s of warm-up; ` +
       `ratios compare figures from the same run. MB/s counts echoed payload bytes one way. ` +
+      `"Node floor" is a minimal server on node:http with a trivial frame loop and no validation (\`bench/echo/servers/node-floor.mjs\`, small messages only): ` +
+      `what Node's own sockets cost, which no library on them can go below. ` +
       `"C ceiling" is a minimal C echo server (\`bench/echo/servers/cecho.c\`): what the load generator can drive on this machine.`,
   );
   lines.push('');
@@ -180,7 +182,7 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
           label: s.label,
           value: v,
           text: v === null ? undefined : fmtValue(v, sc.unit) + (sc.unit !== 'KB' && !/MB/.test(sc.unit) ? ` ${sc.unit}` : ''),
-          kind: s.id === 'rfc6455' ? 'ours' : s.id === 'cecho' ? 'ceiling' : 'peer',
+          kind: s.id === 'rfc6455' ? 'ours' : s.id === 'cecho' || s.id === 'node-floor' ? 'ceiling' : 'peer',
         } satisfies Bar;
       });
     if (!bars.length) continue;

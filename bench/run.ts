@@ -120,6 +120,8 @@ interface Server {
   cmd: (port: number) => { bin: string; args: string[]; env?: Record<string, string> };
   /** The C ceiling server: run only in scenarios marked `ceiling`. */
   ceiling?: boolean;
+  /** Run only in these scenarios. */
+  only?: string[];
 }
 const node = process.execPath;
 const servers: Server[] = [
@@ -149,6 +151,12 @@ if (peers.deno) {
     }),
   });
 }
+servers.push({
+  id: 'node-floor',
+  label: 'Node floor',
+  only: ['echo-32x1', 'echo-32x16', 'fanout-1k', 'fanout-10k', 'churn'],
+  cmd: (p) => ({ bin: node, args: ['--expose-gc', path.join(benchDir, 'echo/servers/node-floor.mjs'), String(p)] }),
+});
 servers.push({ id: 'cecho', label: 'C ceiling', ceiling: true, cmd: (p) => ({ bin: cecho, args: [String(p)] }) });
 const activeServers = servers.filter((s) => !serverFilter || serverFilter.includes(s.id));
 
@@ -271,7 +279,7 @@ async function runEcho(): Promise<Record<string, Record<string, EchoCell>>> {
     echo[sc.id] = {};
     const memory = activeScenarios.find((m) => m.from === sc.id);
     if (memory) echo[memory.id] = {};
-    const list = activeServers.filter((s) => !s.ceiling || sc.ceiling);
+    const list = activeServers.filter((s) => (!s.ceiling || sc.ceiling) && (!s.only || s.only.includes(sc.id)));
     for (let rep = 0; rep < reps; rep++) {
       // Servers take turns within each repetition, so drifting noise spreads over all of them.
       for (const server of list) {

@@ -291,6 +291,9 @@ describe('readyState and bufferedAmount', () => {
     await done;
     expect(ws.readyState).toBe(WebSocket.CLOSED);
     expect([ws.CONNECTING, ws.OPEN, ws.CLOSING, ws.CLOSED]).toEqual([0, 1, 2, 3]);
+    // As in browsers, the constants live on the prototype, not on every connection.
+    expect(Object.keys(ws)).not.toContain('OPEN');
+    expect(Object.keys(WebSocket.prototype)).toEqual(expect.arrayContaining(['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED']));
   });
 
   it('the server side goes CLOSING when the peer closes and CLOSED after', async () => {
