@@ -261,18 +261,23 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
       policies: this.policies,
     }, false);
-    // Read only after code awaiting the connection (a promise, for await) has run, as the client does.
-    setImmediate(startReading, ws, head);
+    // Bytes that came with the handshake are read only after code awaiting the connection (a
+    // promise, for await) has run, as the client does. Without them, reading can start now: the
+    // next bytes come from a later turn of the event loop anyway (and a setImmediate per
+    // connection costs ~6% of handshakes/s).
+    const early = head !== undefined && head.length > 0;
+    if (early) setImmediate(startReading, ws, head);
     if (this.options.maxConnectionsPerIp !== undefined) {
       ws.peerAddress = clientAddress(req);
       this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);
     }
     ws.closeHook = this.onClientClose;
     this.clients.add(ws);
-    this.pubsub.add(ws);
+    ws.pubsub = this.pubsub;
     this.statistics.connections++;
     this.statistics.handshakesAccepted++;
     callback(ws, req);
+    if (!early) ws.startReading();
   }
 
   /** Bookkeeping when a connection ends: one function for all connections, not a closure each. */

@@ -15,8 +15,6 @@ export interface PublishOptions {
   binary?: boolean;
 }
 
-/** The registry of a connection, set when its server accepts it. */
-const registries = new WeakMap<WebSocket, PubSub>();
 /** The topics of a connection that subscribed to any. */
 const topicsOf = new WeakMap<WebSocket, Set<string>>();
 
@@ -27,11 +25,6 @@ export class PubSub implements BrokerSink {
 
   constructor(broker?: Broker) {
     this.link = broker ? broker.connect(this) : null;
-  }
-
-  /** A connection the server accepted: its `subscribe()` now works. */
-  add(ws: WebSocket): void {
-    registries.set(ws, this);
   }
 
   subscribe(ws: WebSocket, topic: string): boolean {
@@ -121,17 +114,6 @@ function writeToAll(clients: Iterable<WebSocket>, payload: Buffer, isBinary: boo
     count++;
   }
   return count;
-}
-
-/** `ws.subscribe(topic)`: only for connections a server accepted. */
-export function subscribe(ws: WebSocket, topic: string): boolean {
-  const registry = registries.get(ws);
-  if (!registry) throw new Error('Topics are for connections accepted by a WebSocketServer');
-  return registry.subscribe(ws, topic);
-}
-
-export function unsubscribe(ws: WebSocket, topic: string): boolean {
-  return registries.get(ws)?.unsubscribe(ws, topic) ?? false;
 }
 
 /** `ws.topics`: a read-only view of the connection's topics. */

@@ -10,7 +10,7 @@ import { checkClose, type Frame } from '../protocol/connection.js';
 import { openClient, type ClientOptions } from './client.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
 import { Message } from './message.js';
-import { subscribe, topicsView, unsubscribe } from './topics.js';
+import { topicsView, type PubSub } from './topics.js';
 import { Transport, type TransportOptions, type TransportOwner } from './transport.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
@@ -77,6 +77,8 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   closeHook: ((ws: WebSocket, code: number) => void) | null = null;
   /** @internal The client's address, kept only when the server counts connections per address. */
   peerAddress: string | undefined = undefined;
+  /** @internal The topics registry of the server that accepted this connection. */
+  pubsub: PubSub | null = null;
   /** @internal Set while a client handshake runs: `close()`/`terminate()` abort it. */
   abortHandshake: ((error: Error) => void) | null = null;
   private transport: Transport | null = null;
@@ -175,11 +177,12 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
 
   /** Server side: receive what is published on `topic` (see `WebSocketServer.publish`). False if already subscribed. */
   subscribe(topic: string): boolean {
-    return subscribe(this, topic);
+    if (!this.pubsub) throw new Error('Topics are for connections accepted by a WebSocketServer');
+    return this.pubsub.subscribe(this, topic);
   }
 
   unsubscribe(topic: string): boolean {
-    return unsubscribe(this, topic);
+    return this.pubsub?.unsubscribe(this, topic) ?? false;
   }
 
   /** The topics this connection subscribes to (read-only; it leaves them all when it closes). */

@@ -37,6 +37,8 @@ export function parseList(value: HeaderValue): string[] {
 }
 
 function hasToken(value: HeaderValue, token: string): boolean {
+  // Nearly every client sends exactly the token: no list to split.
+  if (typeof value === 'string' && value.length === token.length && value.toLowerCase() === token) return true;
   return parseList(value).some((item) => item.toLowerCase() === token);
 }
 
@@ -53,17 +55,20 @@ export type RequestCheck =
   | { ok: true; key: string; protocols: string[] }
   | { ok: false; status: number; message: string; headers?: Record<string, string> };
 
+function fail(status: number, message: string, headers?: Record<string, string>): RequestCheck {
+  return { ok: false, status, message, headers };
+}
+
+function atLeastHttp11(version: string): boolean {
+  if (version === '1.1') return true;
+  const [major, minor] = version.split('.').map(Number);
+  return major > 1 || (major === 1 && minor >= 1);
+}
+
 /** Validates a client's opening handshake (§4.2.1). */
 export function checkRequest(req: UpgradeRequest): RequestCheck {
-  const fail = (status: number, message: string, headers?: Record<string, string>): RequestCheck => ({
-    ok: false,
-    status,
-    message,
-    headers,
-  });
   if (req.method !== 'GET') return fail(405, 'Method must be GET', { Allow: 'GET' });
-  const [major, minor] = req.httpVersion.split('.').map(Number);
-  if (!(major > 1 || (major === 1 && minor >= 1))) return fail(400, 'HTTP/1.1 or later required');
+  if (!atLeastHttp11(req.httpVersion)) return fail(400, 'HTTP/1.1 or later required');
   if (!hasToken(req.headers.upgrade, 'websocket')) return fail(400, 'Upgrade header must be "websocket"');
   if (!hasToken(req.headers.connection, 'upgrade')) return fail(400, 'Connection header must contain "Upgrade"');
   const version = single(req.headers['sec-websocket-version'])?.trim();
@@ -73,7 +78,8 @@ export function checkRequest(req: UpgradeRequest): RequestCheck {
     });
   }
   const key = single(req.headers['sec-websocket-key'])?.trim();
-  if (!key || !KEY.test(key) || Buffer.from(key, 'base64').length !== 16) {
+  // 22 base64 characters and "==" always decode to exactly 16 bytes.
+  if (!key || !KEY.test(key)) {
     return fail(400, 'Sec-WebSocket-Key must be base64 of 16 bytes');
   }
   const protocols = parseList(req.headers['sec-websocket-protocol']);

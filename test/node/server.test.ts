@@ -108,6 +108,18 @@ describe('handshake over raw TCP', () => {
     expect(raw.response).toMatch(/^HTTP\/1\.1 101 /);
   });
 
+  it('a listener added after awaiting the connection gets the message in the head and the ones after', async () => {
+    const { server, port } = await startServer(defer);
+    const opening = RawClient.open(port, { after: frame(OP.text, 'in the head') }, defer);
+    const ws = await nextConnection(server);
+    const got: string[] = [];
+    ws.on('message', (data) => got.push(data.toString()));
+    const raw = await opening;
+    raw.write(frame(OP.text, 'after open'));
+    await waitFor(() => got.length === 2);
+    expect(got).toEqual(['in the head', 'after open']);
+  });
+
   it('frames sent while an async authenticate runs (before the 101) are kept, in order', async () => {
     const { port } = await startEchoServer(defer, { authenticate: () => new Promise((r) => setTimeout(() => r('user'), 150)) });
     const socket = net.connect(port, '127.0.0.1');
