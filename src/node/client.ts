@@ -111,17 +111,16 @@ export function openClient(
     ws.abortHandshake = null;
     ws.protocol = check.protocol;
     ws.extensions = check.extensions;
-    ws.attach(socket, undefined, {
+    ws.attach(socket, {
       side: 'client',
       maxPayload: options.maxPayload,
       closeTimeout: options.closeTimeout,
       streaming: options.streaming,
       deflate: deflate ? { params: deflate, options: deflateOptions! } : null,
       policies: resolvePolicies(options),
-    }, false);
+    });
     ws.emit('open');
-    // Read only after code awaiting connect() has run, so it can listen before messages flow.
-    setImmediate(() => ws.startReading(head));
+    ws.startReading(head);
   });
   request.end();
 }

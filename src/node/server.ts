@@ -253,20 +253,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     ws.extensions = agreement ? agreement.response : '';
     ws.user = user;
     ws.url = req.url ?? '/';
-    ws.attach(socket, head, {
+    ws.attach(socket, {
       side: 'server',
       maxPayload: this.options.maxPayload,
       closeTimeout: this.options.closeTimeout,
       streaming: this.options.streaming,
       deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
       policies: this.policies,
-    }, false);
-    // Bytes that came with the handshake are read only after code awaiting the connection (a
-    // promise, for await) has run, as the client does. Without them, reading can start now: the
-    // next bytes come from a later turn of the event loop anyway (and a setImmediate per
-    // connection costs ~6% of handshakes/s).
-    const early = head !== undefined && head.length > 0;
-    if (early) setImmediate(startReading, ws, head);
+    });
     if (this.options.maxConnectionsPerIp !== undefined) {
       ws.peerAddress = clientAddress(req);
       this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);
@@ -277,7 +271,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     this.statistics.connections++;
     this.statistics.handshakesAccepted++;
     callback(ws, req);
-    if (!early) ws.startReading();
+    ws.startReading(head);
   }
 
   /** Bookkeeping when a connection ends: one function for all connections, not a closure each. */
@@ -356,10 +350,6 @@ export interface CloseOptions {
 
 const kHandshakeTimer = Symbol('rfc6455.handshakeTimer');
 type PendingSocket = Duplex & { [kHandshakeTimer]?: NodeJS.Timeout };
-
-function startReading(ws: WebSocket, head: Buffer): void {
-  ws.startReading(head);
-}
 
 function dropUnupgraded(socket: Duplex): void {
   socket.destroy();

@@ -93,14 +93,13 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     if (address !== undefined) openClient(this, address, protocols, options ?? {});
   }
 
-  /** @internal Takes over an upgraded socket. */
-  attach(socket: Duplex, head: Buffer | undefined, options: TransportOptions, start = true): void {
+  /** @internal Takes over an upgraded socket; reading waits for `startReading`. */
+  attach(socket: Duplex, options: TransportOptions): void {
     this.transport = new Transport(socket, this, options);
     this.readyState = OPEN;
-    if (start) this.transport.start(head);
   }
 
-  /** @internal Starts reading, for a client that let 'open' listeners run first. */
+  /** @internal Starts reading, once the application has been handed the connection. */
   startReading(head?: Buffer): void {
     this.transport?.start(head);
   }
