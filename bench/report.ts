@@ -98,7 +98,7 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
       `Each figure is the median of ${results.config.reps} run(s) of ${results.config.duration_s} s after ${results.config.warmup_s} s of warm-up; ` +
       `ratios compare figures from the same run. MB/s counts echoed payload bytes one way. ` +
       `"Node floor" is a minimal server on node:http with a trivial frame loop and no validation (\`bench/echo/servers/node-floor.mjs\`, small messages only): ` +
-      `what Node's own sockets cost, which no library on them can go below. ` +
+      `an estimate of what Node's own sockets cost before any real framing work. ` +
       `"C ceiling" is a minimal C echo server (\`bench/echo/servers/cecho.c\`): what the load generator can drive on this machine.`,
   );
   lines.push('');

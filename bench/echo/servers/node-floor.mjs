@@ -1,14 +1,14 @@
-// The Node floor: the least a WebSocket server on node:http/node:net can do per message, to show
+// The Node floor: a WebSocket server on node:http that does next to nothing per message, to show
 // how much of a figure is Node's own socket layer and how much is the library. Like cecho.c it is
 // not a WebSocket implementation: it trusts the load generator's frames (masked, well formed),
-// validates nothing, keeps no per-connection state beyond the socket, and writes once per read.
+// validates nothing, keeps nothing per connection but the socket (and a frame split across reads),
+// and writes once per read.
 // Run only in the small-message scenarios (its byte-by-byte unmasking says nothing about large ones).
 // Usage: node --expose-gc node-floor.mjs PORT
-import { createHash } from 'node:crypto';
 import http from 'node:http';
+import { acceptKey } from '../../../dist/protocol/index.js';
 
 const port = Number(process.argv[2] ?? 9003);
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const sockets = new Set();
 // A frame split across reads waits here; idle connections hold nothing.
 const partial = new Map();
@@ -19,7 +19,7 @@ const BROADCAST = Buffer.concat([header(2, 64), Buffer.alloc(64, 98)]);
 
 const server = http.createServer();
 server.on('upgrade', (req, socket, head) => {
-  const accept = createHash('sha1').update(req.headers['sec-websocket-key'] + GUID).digest('base64');
+  const accept = acceptKey(req.headers['sec-websocket-key']);
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
   socket.setNoDelay(true);
   sockets.add(socket);
@@ -58,10 +58,14 @@ function onData(chunk) {
     const payload = buf.subarray(at + 4, at + 4 + length);
     for (let i = 0; i < length; i++) payload[i] ^= buf[at + (i & 3)];
     pos = at + 4 + length;
-    if (opcode === 8) return void this.end(Buffer.concat([header(8, 2), payload.subarray(0, 2)]));
-    if (opcode === 1 && payload.toString() === '!broadcast') {
+    if (opcode === 8) {
+      const code = payload.subarray(0, 2);
+      return void this.end(Buffer.concat([header(8, code.length), code]));
+    }
+    const command = opcode === 1 ? payload.toString() : '';
+    if (command === '!broadcast') {
       for (const socket of sockets) socket.write(BROADCAST);
-    } else if (opcode === 1 && payload.toString() === '!rss') {
+    } else if (command === '!rss') {
       globalThis.gc?.();
       globalThis.gc?.();
       const text = Buffer.from(`rss:${process.memoryUsage().rss}`);
