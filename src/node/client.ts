@@ -111,14 +111,16 @@ export function openClient(
     ws.abortHandshake = null;
     ws.protocol = check.protocol;
     ws.extensions = check.extensions;
-    ws.attach(socket, {
-      side: 'client',
-      maxPayload: options.maxPayload,
-      closeTimeout: options.closeTimeout,
-      streaming: options.streaming,
-      deflate: deflate ? { params: deflate, options: deflateOptions! } : null,
-      policies: resolvePolicies(options),
-    });
+    ws.attach(
+      socket,
+      'client',
+      {
+        maxPayload: options.maxPayload,
+        streaming: options.streaming,
+        deflate: deflate ? { params: deflate, options: deflateOptions! } : null,
+      },
+      { closeTimeout: options.closeTimeout, policies: resolvePolicies(options, null, 'client') },
+    );
     ws.emit('open');
     ws.startReading(head);
   });

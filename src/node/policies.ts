@@ -13,11 +13,16 @@ export interface HeartbeatOptions {
 }
 
 /**
- * `send()` returns false once the socket holds more than its high-water mark (16 KiB, Node's
- * default) and 'drain' follows; these options bound what a connection may hold at all.
+ * `send()` returns false once more than the socket's high-water mark waits to go out, and 'drain'
+ * follows; these options bound what a connection may hold at all.
  */
 export interface BackpressureOptions {
-  /** The most bytes one connection may have waiting; past it the slow-consumer policy applies (default 16 MiB). */
+  /**
+   * The most bytes one connection may have waiting (its queue and its socket's buffer); past it the
+   * slow-consumer policy applies. A message sent when nothing waits is taken whatever its size.
+   * Default: 16 MiB on a server, which must not let one reader that stalled hold its memory;
+   * no limit on a client, which sends only what its own application produced (as ws and browsers).
+   */
   maxBufferedAmount?: number;
   /** 'close' (default): close with 1013, terminating if the close frame cannot get through. 'drop': discard the message. */
   policy?: 'close' | 'drop';
@@ -37,10 +42,10 @@ export interface Policies extends PolicyOptions {
   stats: ServerStats | null;
 }
 
-export function resolvePolicies(options: PolicyOptions, stats: ServerStats | null = null): Policies {
+export function resolvePolicies(options: PolicyOptions, stats: ServerStats | null, side: 'server' | 'client'): Policies {
   return {
     ...options,
-    maxBufferedAmount: options.backpressure?.maxBufferedAmount ?? 16 * 1024 * 1024,
+    maxBufferedAmount: options.backpressure?.maxBufferedAmount ?? (side === 'server' ? 16 * 1024 * 1024 : Infinity),
     dropSlowConsumer: options.backpressure?.policy === 'drop',
     stats,
   };

@@ -57,12 +57,12 @@ export class RateLimiter {
     this.bytes = b ? new TokenBucket(b, b * burst) : null;
   }
 
-  /** Whether a message of `size` bytes fits the budget now. */
-  allow(size: number): boolean {
+  /** Whether `messages` messages (0 for a later fragment of one) of `size` bytes fit the budget now. */
+  allow(size: number, messages = 1): boolean {
     // A refused message spends nothing from either budget.
-    if (this.messages && !this.messages.has(1)) return false;
+    if (this.messages && messages > 0 && !this.messages.has(messages)) return false;
     if (this.bytes && !this.bytes.has(size)) return false;
-    this.messages?.spend(1);
+    if (messages > 0) this.messages?.spend(messages);
     this.bytes?.spend(size);
     return true;
   }

@@ -102,7 +102,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     if (modes.filter(Boolean).length !== 1) {
       throw new TypeError('Exactly one of the "port", "server" and "noServer" options must be given');
     }
-    this.policies = resolvePolicies(options, this.statistics);
+    this.policies = resolvePolicies(options, this.statistics, 'server');
     this.handshakeTimeout = options.handshakeTimeout ?? 10_000;
     this.pubsub = new PubSub(options.broker);
     this.ownsServer = options.port !== undefined;
@@ -253,14 +253,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     ws.extensions = agreement ? agreement.response : '';
     ws.user = user;
     ws.url = req.url ?? '/';
-    ws.attach(socket, {
-      side: 'server',
-      maxPayload: this.options.maxPayload,
-      closeTimeout: this.options.closeTimeout,
-      streaming: this.options.streaming,
-      deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
-      policies: this.policies,
-    });
+    ws.attach(
+      socket,
+      'server',
+      {
+        maxPayload: this.options.maxPayload,
+        streaming: this.options.streaming,
+        deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
+      },
+      { closeTimeout: this.options.closeTimeout, policies: this.policies },
+    );
     if (this.options.maxConnectionsPerIp !== undefined) {
       ws.peerAddress = clientAddress(req);
       this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);

@@ -1,11 +1,15 @@
 /**
- * The glue between a socket and the protocol `Connection`: moves bytes both ways, batches every
- * frame written in one tick into one write, runs the close timers, and reports to the WebSocket.
+ * The glue between a socket and the protocol `Connection`. In: bytes go to the connection, and the
+ * socket is paused whenever it cannot take more (a message inflating, the application paused), so
+ * TCP backpressure reaches the peer. Out: the connection's queue is taken in one write per tick,
+ * and only while the socket is under its high-water mark; past it, everything waits in the
+ * connection's queue, where `bufferedAmount` counts it. Also: the per-message policies (activity,
+ * stats, rate limit), the heartbeat, the idle and close timers, and the report to the WebSocket.
  * Socket listeners are shared functions (the socket finds its transport through a symbol), so an
  * idle connection costs no closures.
  */
 import type { Duplex } from 'node:stream';
-import { Connection, type ConnectionEvents, type ConnectionOptions, type Frame, type Side, type WriteCallback } from '../protocol/connection.js';
+import { Connection, type ConnectionEvents, type ConnectionOptions, type Side, type WriteCallback } from '../protocol/connection.js';
 import { CloseCode } from '../protocol/constants.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { resolvePolicies, type Policies } from './policies.js';
@@ -17,6 +21,7 @@ export interface TransportOwner {
   onTransportPing(data: Buffer): void;
   onTransportPong(data: Buffer): void;
   onTransportError(error: Error): void;
+  /** What was queued went out after `send()` returned false. */
   onTransportDrain(): void;
   /** A message over the rate limit was discarded (policy 'drop'). */
   onTransportRateLimited(size: number): void;
@@ -24,50 +29,55 @@ export interface TransportOwner {
   onTransportClose(code: number, reason: Buffer, wasClean: boolean): void;
 }
 
-export interface TransportOptions extends ConnectionOptions {
-  side: Side;
+/** What the transport itself needs; what the protocol needs is `ConnectionOptions`. */
+export interface TransportOptions {
   /** How long to wait for the peer's side of the close handshake, and for TCP to close after it. */
   closeTimeout?: number;
   policies?: Policies;
 }
-
-const NO_POLICIES = resolvePolicies({});
 
 const kTransport = Symbol('rfc6455.transport');
 type BoundSocket = Duplex & { [kTransport]: Transport };
 
 export class Transport implements ConnectionEvents {
   readonly connection: Connection;
-  // The batch of frames written since the last flush: whole parts, and a run still growing.
-  private batching = false;
-  private receiving = false;
-  private parts: Buffer[] | null = null;
-  private runBuffer: ArrayBufferLike | null = null;
-  private runStart = 0;
-  private runLength = 0;
-  private callbacks: WriteCallback[] | null = null;
-  /** Bytes batched and not yet handed to the socket. */
-  queuedBytes = 0;
-  private closeTimer: NodeJS.Timeout | null = null;
-  private readonly closeTimeout: number;
   readonly policies: Policies;
+  /** A message went either way since the idle check last looked. */
+  active = true;
+  private flushPending = false;
+  private receiving = false;
+  /** The socket is paused because the connection cannot take more. */
+  private readPaused = false;
+  /** `send()` returned false: 'drain' is owed once the queue is under the mark again. */
+  private drainOwed = false;
+  /** The TCP connection is to be half-closed once the queue is empty (after our close frame). */
+  private ending = false;
+  /** The socket closed while a message was inflating: the report waits for it. */
+  private closePending = false;
+  private reported = false;
+  private readonly closeTimeout: number;
   private readonly limiter: RateLimiter | null;
+  private closeTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private awaitingPong = false;
   private idleTimer: NodeJS.Timeout | null = null;
-  /** A message went either way since the idle check last looked. */
-  active = true;
   private idleStrikes = 0;
-  private terminateReason = '';
+  /** A streamed message whose first fragment was over the rate limit: the rest goes too. */
+  private droppingFragments = false;
+  private inFragments = false;
+  /** Why we ended the connection, for the 1006 the application sees if no close frame came back. */
+  private endReason = '';
 
   constructor(
     readonly socket: Duplex,
     readonly owner: TransportOwner,
-    options: TransportOptions,
+    side: Side,
+    connectionOptions: ConnectionOptions,
+    options: TransportOptions = {},
   ) {
-    this.connection = new Connection(options.side, this, options);
+    this.connection = new Connection(side, this, connectionOptions);
     this.closeTimeout = options.closeTimeout ?? 30_000;
-    this.policies = options.policies ?? NO_POLICIES;
+    this.policies = options.policies ?? resolvePolicies({}, null, side);
     this.limiter = this.policies.rateLimit ? new RateLimiter(this.policies.rateLimit) : null;
     (socket as BoundSocket)[kTransport] = this;
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
@@ -92,154 +102,236 @@ export class Transport implements ConnectionEvents {
   /** @internal */
   beginReading(head?: Buffer): void {
     // The application may have ended the connection before reading began.
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.reported) return;
     if (head) this.socket.unshift(head);
     this.socket.on('data', onSocketData);
     const { heartbeat, idleTimeout } = this.policies;
-    if (heartbeat) this.heartbeatTimer = setTimeout(heartbeatTick, heartbeat.interval, this);
-    if (idleTimeout) this.idleTimer = setInterval(idleTick, idleTimeout / 2, this);
+    if (this.connection.closeSent) return;
+    if (heartbeat) this.heartbeatTimer = setTimeout(heartbeatTick, heartbeat.interval, this).unref();
+    if (idleTimeout) this.idleTimer = setInterval(idleTick, idleTimeout / 2, this).unref();
+  }
+
+  /** Everything waiting to go out: the connection's queue and what the socket has not yet sent. */
+  get bufferedAmount(): number {
+    return this.connection.bufferedAmount + this.socket.writableLength;
+  }
+
+  /**
+   * Whether `size` more bytes may be queued under `maxBufferedAmount`. A peer is slow only if
+   * something is already waiting for it: on an empty queue a message is taken whatever its size.
+   */
+  admits(size: number): boolean {
+    const buffered = this.bufferedAmount;
+    return buffered === 0 || buffered + size <= this.policies.maxBufferedAmount;
+  }
+
+  /**
+   * Whether the socket can take more; when not, 'drain' follows. What is queued is written now,
+   * so that the socket sees it is over its mark.
+   */
+  belowHighWaterMark(): boolean {
+    if (this.bufferedAmount < this.socket.writableHighWaterMark) return true;
+    this.drainOwed = true;
+    this.flush();
+    return false;
   }
 
   // ConnectionEvents
 
-  write(data: Frame, callback?: WriteCallback): void {
-    if (!this.socket.writable) {
-      if (callback) process.nextTick(callback, new Error('The connection is closed'));
-      return;
-    }
-    // Frames written while a received chunk is handled leave when it is done; others at the end
+  output(): void {
+    // Frames queued while a received chunk is handled leave when it is done; others at the end
     // of the tick. Either way, all of them in one write.
-    if (!this.batching) {
-      this.batching = true;
-      if (!this.receiving) process.nextTick(flushTransport, this);
-    }
-    if (Array.isArray(data)) {
-      this.append(data[0]);
-      this.append(data[1]);
-    } else {
-      this.append(data);
-    }
-    if (callback) (this.callbacks ??= []).push(callback);
+    if (this.flushPending) return;
+    this.flushPending = true;
+    if (!this.receiving) process.nextTick(flushTransport, this);
   }
 
-  /** Adds bytes to the batch, extending the last run when they sit right after it in memory. */
-  private append(bytes: Uint8Array): void {
-    const length = bytes.length;
-    this.queuedBytes += length;
-    if (bytes.buffer === this.runBuffer && bytes.byteOffset === this.runStart + this.runLength) {
-      this.runLength += length;
+  /** Writes what the connection has ready, in one write, unless the socket is over its mark. */
+  flush(): void {
+    this.flushPending = false;
+    const socket = this.socket;
+    const connection = this.connection;
+    if (!socket.writable) {
+      // Gone: what is queued will never be written; its callbacks learn it now.
+      const batch = connection.takeOutput();
+      if (batch?.callbacks) process.nextTick(callAll, batch.callbacks, new Error('The connection is closed'));
       return;
     }
-    this.closeRun();
-    this.runBuffer = bytes.buffer;
-    this.runStart = bytes.byteOffset;
-    this.runLength = length;
+    if (socket.writableLength >= socket.writableHighWaterMark) {
+      // 'drain' brings us back; meanwhile the queue waits in the connection, counted.
+      connection.congested = true;
+      return;
+    }
+    const batch = connection.takeOutput();
+    if (batch !== null) {
+      const { parts, callbacks } = batch;
+      const done = callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : (error?: Error | null) => callAll(callbacks, error);
+      if (parts.length === 0) {
+        if (done) process.nextTick(done);
+      } else if (parts.length === 1) {
+        socket.write(parts[0], done);
+      } else {
+        socket.cork();
+        const last = parts.length - 1;
+        for (let i = 0; i < last; i++) socket.write(parts[i]);
+        socket.write(parts[last], done);
+        socket.uncork();
+      }
+    }
+    connection.congested = socket.writableLength >= socket.writableHighWaterMark;
+    if (this.ending && connection.bufferedAmount === 0) {
+      this.ending = false;
+      socket.end();
+    }
+    // Under the mark with no 'drain' to come from the socket (it never went over): say so here.
+    if (this.drainOwed && this.bufferedAmount < socket.writableHighWaterMark) {
+      this.drainOwed = false;
+      process.nextTick(emitDrain, this);
+    }
   }
 
-  private closeRun(): void {
-    if (this.runBuffer === null) return;
-    (this.parts ??= []).push(Buffer.from(this.runBuffer, this.runStart, this.runLength));
-    this.runBuffer = null;
-  }
-
-  /** Sends everything batched, in one write (one buffer when it is contiguous, else a writev). */
-  flush(): void {
-    if (!this.batching) return;
-    this.batching = false;
-    this.closeRun();
-    const parts = this.parts!;
-    const callbacks = this.callbacks;
-    this.parts = null;
-    this.callbacks = null;
-    this.queuedBytes = 0;
-    const socket = this.socket;
-    if (!socket.writable) return;
-    const done = callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : (error?: Error | null) => {
-      for (const callback of callbacks) callback(error);
-    };
-    if (parts.length === 1) return void socket.write(parts[0], done);
-    socket.cork();
-    const last = parts.length - 1;
-    for (let i = 0; i < last; i++) socket.write(parts[i]);
-    socket.write(parts[last], done);
-    socket.uncork();
+  onDrain(): void {
+    this.connection.congested = false;
+    this.flush();
   }
 
   /** Handles a chunk from the peer, then sends what the application answered while it ran. */
   receive(chunk: Buffer): void {
     this.receiving = true;
+    let more: boolean;
     try {
-      this.connection.receive(chunk);
+      more = this.connection.receive(chunk);
     } finally {
       this.receiving = false;
-      this.flush();
+      if (this.flushPending) this.flush();
     }
+    if (!more && !this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  resumeReading(): void {
+    if (this.closePending) {
+      if (!this.connection.busy) this.report();
+      return;
+    }
+    if (this.readPaused && this.connection.accepting) {
+      this.readPaused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** The application stops taking messages: parsing stops after the current frame, then reading. */
+  pause(): void {
+    this.connection.pause();
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+  }
+
+  resume(): void {
+    this.connection.resume();
+    this.resumeReading();
+  }
+
+  get isPaused(): boolean {
+    return this.readPaused && !this.connection.accepting;
   }
 
   message(data: Buffer, isBinary: boolean): void {
-    this.active = true;
-    const stats = this.policies.stats;
-    if (stats) {
-      stats.messagesIn++;
-      stats.bytesIn += data.length;
-    }
-    if (this.limiter && !this.limiter.allow(data.length)) {
-      if (this.limiter.options.policy === 'drop') this.owner.onTransportRateLimited(data.length);
-      else this.close(CloseCode.PolicyViolation, 'Rate limit exceeded');
-      return;
-    }
-    this.owner.onTransportMessage(data, isBinary);
+    if (this.inbound(data.length, 1, false)) this.owner.onTransportMessage(data, isBinary);
   }
 
   fragment(data: Buffer, isBinary: boolean, fin: boolean): void {
-    this.owner.onTransportFragment(data, isBinary, fin);
+    const first = !this.inFragments;
+    this.inFragments = !fin;
+    if (this.droppingFragments) {
+      if (fin) this.droppingFragments = false;
+      return;
+    }
+    if (this.inbound(data.length, first ? 1 : 0, !first)) this.owner.onTransportFragment(data, isBinary, fin);
+    else if (first && !fin && !this.connection.closeSent) this.droppingFragments = true;
   }
 
-  ping(data: Buffer): void {
+  /**
+   * The one policy hook for what comes in, whole messages and streamed fragments alike: activity,
+   * stats, rate limit. False: not delivered (dropped, or the connection is closing for it). A
+   * fragment after the first cannot be dropped alone (the application has the start of its
+   * message), so going over the limit there closes.
+   */
+  private inbound(size: number, messages: number, midMessage: boolean): boolean {
+    this.active = true;
+    const stats = this.policies.stats;
+    if (stats) {
+      stats.messagesIn += messages;
+      stats.bytesIn += size;
+    }
+    return this.withinRateLimit(size, messages, midMessage);
+  }
+
+  private withinRateLimit(size: number, messages: number, midMessage: boolean): boolean {
+    if (this.limiter === null || this.limiter.allow(size, messages)) return true;
+    if (this.limiter.options.policy === 'drop' && !midMessage) this.owner.onTransportRateLimited(size);
+    else this.close(CloseCode.PolicyViolation, 'Rate limit exceeded');
+    return false;
+  }
+
+  ping(data: Buffer): boolean {
+    // Control frames count against the rate limit too: a ping flood costs a pong each.
+    if (!this.withinRateLimit(data.length, 1, false)) return false;
     this.owner.onTransportPing(data);
+    return true;
   }
 
   pong(data: Buffer): void {
+    if (!this.withinRateLimit(data.length, 1, false)) return;
     if (this.awaitingPong) {
       this.awaitingPong = false;
       clearTimeout(this.heartbeatTimer!);
-      this.heartbeatTimer = setTimeout(heartbeatTick, this.policies.heartbeat!.interval, this);
+      this.heartbeatTimer = setTimeout(heartbeatTick, this.policies.heartbeat!.interval, this).unref();
     }
     this.owner.onTransportPong(data);
   }
 
   closed(): void {
-    this.owner.onTransportClosing();
+    this.closing();
     // The server closes TCP first (§7.1.1); the client gives it closeTimeout to do so.
     if (this.connection.side === 'server') this.end();
-    this.armCloseTimer();
   }
 
   failed(error: ProtocolError): void {
-    this.owner.onTransportClosing();
+    this.closing();
     this.owner.onTransportError(error);
     this.end();
-    this.armCloseTimer();
   }
 
-  /** Half-closes TCP after what is batched, the close frame included. */
+  /** Half-closes TCP once what is queued, the close frame included, has gone to the socket. */
   private end(): void {
+    this.ending = true;
     this.flush();
-    this.socket.end();
   }
 
-  /** The application starts the close handshake. */
-  close(code?: number, reason?: string | Uint8Array): void {
+  /** The application (or a policy) starts the close handshake; `reason` is reported with a 1006 if it never completes. */
+  close(code?: number, reason?: string | Uint8Array, endReason = 'Close timeout'): void {
     const connection = this.connection;
     if (connection.closeSent) return;
     connection.close(code, reason);
+    this.endReason = endReason;
+    this.closing();
+  }
+
+  /** The close handshake started (either side): timers of an open connection stop, the close timer runs. */
+  private closing(): void {
     this.owner.onTransportClosing();
-    this.armCloseTimer();
+    this.stopTimers();
+    if (this.closeTimer === null && !this.reported) this.closeTimer = setTimeout(closeTimedOut, this.closeTimeout, this).unref();
   }
 
   /** Destroys the socket at once; `reason` goes with the 1006 the application sees. */
   terminate(reason = ''): void {
-    this.terminateReason = reason;
+    if (!this.reported) this.endReason = reason;
     this.socket.destroy();
   }
 
@@ -249,7 +341,7 @@ export class Transport implements ConnectionEvents {
     if (this.awaitingPong) return this.terminate(`No pong within ${heartbeat.timeout} ms (heartbeat)`);
     this.awaitingPong = true;
     this.connection.ping();
-    this.heartbeatTimer = setTimeout(heartbeatTick, heartbeat.timeout, this);
+    this.heartbeatTimer = setTimeout(heartbeatTick, heartbeat.timeout, this).unref();
   }
 
   /** Two idle checks in a row without a message: close. */
@@ -258,27 +350,53 @@ export class Transport implements ConnectionEvents {
       this.active = false;
       this.idleStrikes = 0;
     } else if (++this.idleStrikes >= 2) {
-      this.close(CloseCode.GoingAway, 'Idle timeout');
+      this.close(CloseCode.GoingAway, 'Idle timeout', 'Idle timeout: no close frame came back');
     }
   }
 
-  private armCloseTimer(): void {
-    if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.closeTimer = setTimeout(destroySocket, this.closeTimeout, this.socket);
-    this.closeTimer.unref();
+  private stopTimers(): void {
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.heartbeatTimer = this.idleTimer = null;
+  }
+
+  onSocketEnd(): void {
+    // The peer half-closed: what it sent is parsed (a message still inflating paused the socket,
+    // so this waited for it). Our side ends once our queue is out, within closeTimeout.
+    this.closing();
+    this.end();
   }
 
   onSocketClose(): void {
+    this.stopTimers();
     if (this.closeTimer) clearTimeout(this.closeTimer);
-    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
-    if (this.idleTimer) clearInterval(this.idleTimer);
-    this.connection.destroy();
-    this.socket.removeListener('data', onSocketData);
+    this.closeTimer = null;
+    // A message that arrived before the close is still inflating: it is delivered first.
+    if (this.connection.busy) {
+      this.closePending = true;
+      return;
+    }
+    this.report();
+  }
+
+  /** The end: frees the connection (failing what it still queued) and tells the WebSocket how it went. */
+  private report(): void {
+    if (this.reported) return;
+    this.reported = true;
+    this.closePending = false;
     const c = this.connection;
+    c.destroy(new Error('The connection closed before the message was sent'));
+    this.socket.removeListener('data', onSocketData);
     // The code is the peer's close frame's, else the one we failed with, else 1006 (§7.1.5).
     const code = c.closeReceived ? c.closeCode : c.error ? c.error.code : CloseCode.Abnormal;
-    const reason = c.closeReceived ? c.closeReason : Buffer.from(c.error ? c.error.message : this.terminateReason);
+    const reason = c.closeReceived ? c.closeReason : Buffer.from(c.error ? c.error.message : this.endReason);
     this.owner.onTransportClose(code, reason, c.closeReceived && c.closeSent && !c.error);
+  }
+
+  /** closeTimeout passed in the close handshake. */
+  onCloseTimeout(): void {
+    this.closeTimer = null;
+    this.terminate(this.endReason || 'Close timeout');
   }
 }
 
@@ -290,8 +408,16 @@ function flushTransport(transport: Transport): void {
   transport.flush();
 }
 
-function destroySocket(socket: Duplex): void {
-  socket.destroy();
+function emitDrain(transport: Transport): void {
+  transport.owner.onTransportDrain();
+}
+
+function callAll(callbacks: WriteCallback[], error?: Error | null): void {
+  for (const callback of callbacks) callback(error);
+}
+
+function closeTimedOut(transport: Transport): void {
+  transport.onCloseTimeout();
 }
 
 function onSocketData(this: BoundSocket, chunk: Buffer): void {
@@ -307,11 +433,11 @@ function idleTick(transport: Transport): void {
 }
 
 function onSocketDrain(this: BoundSocket): void {
-  this[kTransport].owner.onTransportDrain();
+  this[kTransport].onDrain();
 }
 
 function onSocketEnd(this: BoundSocket): void {
-  this.end();
+  this[kTransport].onSocketEnd();
 }
 
 function onSocketClose(this: BoundSocket): void {

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
-import { checkClose, type Frame } from '../protocol/connection.js';
+import { checkClose, type ConnectionOptions, type Frame, type Side } from '../protocol/connection.js';
 import { openClient, type ClientOptions } from './client.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
 import { Message } from './message.js';
@@ -83,6 +83,8 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   abortHandshake: ((error: Error) => void) | null = null;
   private transport: Transport | null = null;
   private bufferedAfterClose = 0;
+  /** REFUSING and STREAMING, below: the state of the message being sent, in one field. */
+  private sending = 0;
 
   /**
    * A client connection, as in a browser: `new WebSocket(url, protocols, options)`. It connects in
@@ -94,8 +96,8 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   }
 
   /** @internal Takes over an upgraded socket; reading waits for `startReading`. */
-  attach(socket: Duplex, options: TransportOptions): void {
-    this.transport = new Transport(socket, this, options);
+  attach(socket: Duplex, side: Side, connection: ConnectionOptions, transport: TransportOptions): void {
+    this.transport = new Transport(socket, this, side, connection, transport);
     this.readyState = OPEN;
   }
 
@@ -104,16 +106,18 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     this.transport?.start(head);
   }
 
-  /** Bytes passed to `send()` that the socket has not yet taken. */
+  /** Bytes queued to send (frames, messages being compressed) that the kernel has not yet taken. */
   get bufferedAmount(): number {
     const transport = this.transport;
     if (!transport) return this.bufferedAfterClose;
-    return transport.socket.writableLength + transport.queuedBytes + transport.connection.pendingBytes + this.bufferedAfterClose;
+    return transport.bufferedAmount + this.bufferedAfterClose;
   }
 
   /**
-   * Sends a message (or, with `fin: false`, a fragment of one). Returns false when the socket's
-   * buffer is over its high-water mark, or the message was not sent: wait for 'drain' to go on.
+   * Sends a message (or, with `fin: false`, a fragment of one: the next `send()` continues it).
+   * Returns false when more than the socket's high-water mark is waiting, or the message was not
+   * sent: wait for 'drain' to go on. The callback is called exactly once: when the message is
+   * written, or with an error if it never will be.
    */
   send(data: Data, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
     if (typeof options === 'function') {
@@ -121,57 +125,54 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
       options = undefined;
     }
     if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
-    const isBinary = options?.binary ?? typeof data !== 'string';
+    if (this.sending & STREAMING) throw new Error('A message is being sent with sendStream(): wait for it to finish');
+    return this.sendPart(data, options?.binary ?? typeof data !== 'string', options?.fin ?? true, callback);
+  }
+
+  private sendPart(data: Data, isBinary: boolean, fin: boolean, callback: SendCallback | undefined): boolean {
     const payload = toBytes(data);
-    const transport = this.transport!;
-    if (this.readyState !== OPEN || transport.connection.closeSent) {
+    const transport = this.transport;
+    if (!transport || this.readyState !== OPEN || transport.connection.closeSent) {
       this.bufferedAfterClose += payload.length;
       if (callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
       return false;
     }
-    const policies = transport.policies;
-    const socket = transport.socket;
-    // What waits to be written once this message is added (bufferedAmount, read once).
-    const waiting = socket.writableLength + transport.queuedBytes + transport.connection.pendingBytes + payload.length;
-    if (waiting > policies.maxBufferedAmount) return this.slowConsumer(payload.length, callback);
-    transport.connection.send(payload, isBinary, options?.fin ?? true, callback);
-    transport.active = true;
-    const stats = policies.stats;
-    if (stats) {
-      stats.messagesOut++;
-      stats.bytesOut += payload.length;
+    // A message is admitted or refused whole: once its first fragment is refused, so is the rest.
+    if (this.sending & REFUSING) {
+      if (fin) this.sending &= ~REFUSING;
+      if (callback) process.nextTick(callback, new Error('Message not sent: its first fragment was refused'));
+      return false;
     }
-    return waiting < socket.writableHighWaterMark || this.belowHighWaterMark(transport);
+    if (!transport.admits(payload.length)) {
+      const first = !transport.connection.sendingMessage;
+      if (first && !fin && transport.policies.dropSlowConsumer) this.sending |= REFUSING;
+      return this.slowConsumer(payload.length, callback, first);
+    }
+    transport.connection.send(payload, isBinary, fin, callback);
+    this.countOut(transport, payload.length);
+    return transport.belowHighWaterMark();
   }
 
-  /**
-   * Whether the socket can take more. When not, the batch is sent at once so that the socket sees
-   * it is over its mark, and emits 'drain' once it is under again.
-   */
-  private belowHighWaterMark(transport: Transport): boolean {
-    const socket = transport.socket;
-    if (socket.writableLength + transport.queuedBytes < socket.writableHighWaterMark) return true;
-    transport.flush();
-    return false;
-  }
-
-  /**
-   * @internal Writes a frame serialized once for many connections (server side, unmasked, never
-   * compressed), under the same backpressure policy and counters as `send()`.
-   */
-  sendFrame(frame: Frame, size: number): boolean {
-    const transport = this.transport;
-    if (this.readyState !== OPEN || !transport || transport.connection.closeSent) return false;
-    const policies = transport.policies;
-    if (this.bufferedAmount + size > policies.maxBufferedAmount) return this.slowConsumer(size, undefined);
-    transport.connection.sendFrame(frame);
+  private countOut(transport: Transport, size: number): void {
     transport.active = true;
-    const stats = policies.stats;
+    const stats = transport.policies.stats;
     if (stats) {
       stats.messagesOut++;
       stats.bytesOut += size;
     }
-    return this.belowHighWaterMark(transport);
+  }
+
+  /**
+   * @internal Writes a frame serialized once for many connections (server side, unmasked, never
+   * compressed), through the same queue, backpressure policy and counters as `send()`.
+   */
+  sendFrame(frame: Frame, size: number): boolean {
+    const transport = this.transport;
+    if (this.readyState !== OPEN || !transport || transport.connection.closeSent) return false;
+    if (!transport.admits(size)) return this.slowConsumer(size, undefined, true);
+    transport.connection.sendFrame(frame);
+    this.countOut(transport, size);
+    return transport.belowHighWaterMark();
   }
 
   /** Server side: receive what is published on `topic` (see `WebSocketServer.publish`). False if already subscribed. */
@@ -189,12 +190,17 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     return topicsView(this);
   }
 
-  /** The peer does not read what we send: drop the message or close with 1013, as configured. */
-  private slowConsumer(size: number, callback: SendCallback | undefined): false {
+  /**
+   * The peer does not read what we send: drop the message or close with 1013, as configured. A
+   * message whose first fragments went out cannot be dropped (the peer would take what follows
+   * for their tail), so there the connection closes whatever the policy.
+   */
+  private slowConsumer(size: number, callback: SendCallback | undefined, droppable: boolean): false {
     const error = new Error('Message not sent: the peer is not reading (maxBufferedAmount reached)');
     if (callback) process.nextTick(callback, error);
-    if (this.transport!.policies.dropSlowConsumer) this.emit('dropped', size);
-    else this.transport!.close(CloseCode.TryAgainLater, 'Slow consumer');
+    const transport = this.transport!;
+    if (droppable && transport.policies.dropSlowConsumer) this.emit('dropped', size);
+    else transport.close(CloseCode.TryAgainLater, 'Slow consumer', 'Slow consumer');
     return false;
   }
 
@@ -207,18 +213,41 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     }
   }
 
-  /** Sends a message as a stream of fragments, one per chunk; resolves when the last is written. */
+  /**
+   * Sends a message as a stream of fragments, one per chunk; resolves when the last is written.
+   * Each fragment waits for the one before to be written, so a slow peer slows the stream. Other
+   * sends meanwhile throw (they would land inside the message). If the source fails after
+   * fragments went out, the message cannot be taken back: the connection closes with 1011.
+   */
   async sendStream(chunks: AsyncIterable<Data> | Iterable<Data>, options: { binary?: boolean } = {}): Promise<void> {
-    let previous: Data | undefined;
-    for await (const chunk of chunks) {
-      if (previous !== undefined) await this.sendAsync(previous, { binary: options.binary, fin: false });
-      previous = chunk;
+    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    if (this.sending & STREAMING) throw new Error('A message is being sent with sendStream(): wait for it to finish');
+    if (this.transport?.connection.sendingMessage) throw new Error('A fragmented message is being sent: finish it first');
+    this.sending |= STREAMING;
+    let started = false;
+    try {
+      let previous: Data | undefined;
+      let isBinary = options.binary;
+      for await (const chunk of chunks) {
+        if (previous !== undefined) {
+          await this.sendAsync(previous, isBinary ?? typeof previous !== 'string', false);
+          started = true;
+        }
+        isBinary ??= typeof chunk !== 'string';
+        previous = chunk;
+      }
+      await this.sendAsync(previous ?? EMPTY, isBinary ?? true, true);
+    } catch (error) {
+      this.sending &= ~REFUSING;
+      if (started && this.readyState === OPEN) this.transport!.close(CloseCode.InternalError, 'Message stream failed');
+      throw error;
+    } finally {
+      this.sending &= ~STREAMING;
     }
-    await this.sendAsync(previous ?? Buffer.alloc(0), { binary: options.binary, fin: true });
   }
 
-  private sendAsync(data: Data, options: SendOptions): Promise<void> {
-    return new Promise((resolve, reject) => this.send(data, options, (error) => (error ? reject(error) : resolve())));
+  private sendAsync(data: Data, isBinary: boolean, fin: boolean): Promise<void> {
+    return new Promise((resolve, reject) => this.sendPart(data, isBinary, fin, (error) => (error ? reject(error) : resolve())));
   }
 
   ping(data?: Data, callback?: SendCallback): void {
@@ -232,9 +261,11 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   private control(kind: 'ping' | 'pong', data: Data | undefined, callback?: SendCallback): void {
     if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
     const payload = data === undefined ? EMPTY : toBytes(data);
-    const transport = this.transport!;
-    const sent = transport.connection[kind](payload, callback);
-    if (!sent && callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
+    const transport = this.transport;
+    if (!transport || !transport.connection[kind](payload, callback)) {
+      if (payload.length > 125) throw new RangeError('Control frame payloads are limited to 125 bytes');
+      if (callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
+    }
   }
 
   /** Starts the close handshake; 'close' follows when it completes or times out. */
@@ -259,13 +290,20 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     this.transport!.terminate(reason);
   }
 
-  /** Stops reading from the peer (TCP backpressure reaches it). */
+  /**
+   * Stops delivering messages: parsing stops after the current frame and reading stops, so TCP
+   * backpressure reaches the peer.
+   */
   pause(): void {
-    this.transport?.socket.pause();
+    this.transport?.pause();
   }
 
   resume(): void {
-    this.transport?.socket.resume();
+    this.transport?.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.transport?.isPaused ?? false;
   }
 
   // TransportOwner: what the connection reports.
@@ -458,6 +496,9 @@ for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED }
 }
 
 const ITERATOR_HIGH_WATER = 64;
+/** `sending` flags: the message being sent was refused at its first fragment; a sendStream runs. */
+const REFUSING = 1;
+const STREAMING = 2;
 const EMPTY = Buffer.alloc(0);
 
 function dispatch(listener: EventListenerLike<any>, event: WebSocketEvent): void {

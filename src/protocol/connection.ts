@@ -1,39 +1,45 @@
 /**
  * The WebSocket state machine (RFC 6455 §5.5, §7) without I/O: bytes in through `receive()`,
- * bytes out and events through a `ConnectionEvents` object. It answers pings, runs the close
- * handshake, applies permessage-deflate when negotiated, and fails the connection on protocol
- * violations; transports only move bytes and close the TCP connection when told.
+ * bytes out through `takeOutput()`, events through a `ConnectionEvents` object. It answers pings,
+ * runs the close handshake, applies permessage-deflate when negotiated, and fails the connection on
+ * protocol violations; transports only move bytes, pause their source when `receive()` says so,
+ * and close the TCP connection when told.
  */
 import { CloseCode, DEFAULT_MAX_PAYLOAD, isValidCloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError } from './errors.js';
 import { DeflateCodec } from './extensions/deflate-codec.js';
 import type { DeflateOptions, DeflateParams } from './extensions/permessage-deflate.js';
+import { Outbox, type Batch, type Frame, type WriteCallback } from './outbox.js';
 import { FrameParser, type ParserSink } from './parser.js';
 import { encodeClosePayload, encodeFrame } from './serializer.js';
 import { isUtf8 } from './utf8.js';
 
+export type { Batch, Frame, WriteCallback } from './outbox.js';
 export type Side = 'server' | 'client';
-export type WriteCallback = (error?: Error | null) => void;
-export type Frame = Buffer | [Buffer, Uint8Array];
 
 export const State = { Open: 1, Closing: 2, Closed: 3 } as const;
 export type State = (typeof State)[keyof typeof State];
 
 export interface ConnectionEvents {
-  /** Bytes for the transport, in order. A pair is a header and a payload to write back to back. */
-  write(data: Frame, callback?: WriteCallback): void;
+  /** Output is ready: call `takeOutput()` (now, or once the current chunk is handled) and write it. */
+  output(): void;
+  /**
+   * The connection may take bytes again after `receive()` returned false (or after `pause()`),
+   * or finished inflating a message: look at `accepting` to see whether to read on.
+   */
+  resumeReading(): void;
   message(data: Buffer, isBinary: boolean): void;
   /** A piece of a message, with `streaming: true`. */
   fragment(data: Buffer, isBinary: boolean, fin: boolean): void;
-  /** A ping, after its pong was written. */
-  ping(data: Buffer): void;
+  /** A ping; return false to leave it unanswered (e.g. it was over a rate limit). */
+  ping(data: Buffer): boolean | void;
   pong(data: Buffer): void;
   /**
    * Both close frames have been exchanged (§7.1.2): the server closes TCP now, the client waits
    * for the server to do it.
    */
   closed(code: number, reason: Buffer): void;
-  /** The peer broke the protocol; a close frame with `error.code` was written (§7.1.7). */
+  /** The peer broke the protocol; a close frame with `error.code` was queued (§7.1.7). */
   failed(error: ProtocolError): void;
 }
 
@@ -42,12 +48,8 @@ export interface ConnectionOptions {
   streaming?: boolean;
   /** permessage-deflate, as negotiated in the handshake. */
   deflate?: { params: DeflateParams; options: DeflateOptions } | null;
-}
-
-/** An outgoing frame waiting behind a compression still in progress, so frames leave in order. */
-interface Slot {
-  frame: Frame | null;
-  callback: WriteCallback | undefined;
+  /** Answer pings with pongs (default true). */
+  autoPong?: boolean;
 }
 
 export class Connection implements ParserSink {
@@ -58,17 +60,29 @@ export class Connection implements ParserSink {
   closeSent = false;
   closeReceived = false;
   error: ProtocolError | null = null;
-  /** Bytes handed to `send()` that are still being compressed. */
-  pendingBytes = 0;
+  /**
+   * Set by the transport while its socket holds more than it should: pongs then wait here, and
+   * only the latest ping is answered (§5.5.3), so a ping flood from a peer that never reads holds
+   * one pong, not one per ping.
+   */
+  congested = false;
 
   private readonly parser: FrameParser;
   private readonly masked: boolean;
   private readonly streaming: boolean;
+  private readonly autoPong: boolean;
   private readonly codec: DeflateCodec | null;
+  private readonly outbox = new Outbox();
+  private pongPayload: Buffer | null = null;
+  private signalled = false;
   private continuing = false;
   private compressingMessage = false;
-  /** Frames waiting behind a compression; null while nothing waits. */
-  private slots: Slot[] | null = null;
+  private inflating = false;
+  private paused = false;
+  /** The caller was told to stop feeding bytes (receive() returned false, or pause()). */
+  private blocked = false;
+  private destroyed = false;
+  private afterCompression: (() => void) | null = null;
 
   constructor(
     readonly side: Side,
@@ -78,6 +92,7 @@ export class Connection implements ParserSink {
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     this.masked = side === 'client';
     this.streaming = options.streaming ?? false;
+    this.autoPong = options.autoPong ?? true;
     this.codec = options.deflate ? new DeflateCodec(options.deflate.params, options.deflate.options, maxPayload) : null;
     this.parser = new FrameParser(this, {
       expectMasked: side === 'server',
@@ -87,10 +102,70 @@ export class Connection implements ParserSink {
     });
   }
 
-  /** Feeds bytes from the peer. Anything after its close frame is ignored (§5.5.1). */
-  receive(chunk: Buffer): void {
-    if (this.closeReceived || this.error) return;
+  /**
+   * Feeds bytes from the peer. Returns false when the connection cannot take more for now (a
+   * message is being inflated, or the application paused): stop reading until `resumeReading`.
+   * What is left of this chunk is held meanwhile, so at most one read waits here. Anything after
+   * the peer's close frame is ignored (§5.5.1).
+   */
+  receive(chunk: Buffer): boolean {
+    if (this.closeReceived || this.error || this.destroyed) return true;
     this.parser.push(chunk);
+    if (this.accepting) return true;
+    this.blocked = true;
+    return false;
+  }
+
+  /** Whether bytes fed now would be parsed (not held). */
+  get accepting(): boolean {
+    return !this.parser.isPaused || this.closeReceived || this.error !== null || this.destroyed;
+  }
+
+  /** A message is being inflated: what came after it waits for it. */
+  get busy(): boolean {
+    return this.inflating;
+  }
+
+  /** The application stops taking messages: parsing stops after the current frame. */
+  pause(): void {
+    this.paused = true;
+    this.blocked = true;
+    this.parser.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.inflating) this.parseOn();
+  }
+
+  private parseOn(): void {
+    this.parser.resume();
+    if (this.blocked && this.accepting) {
+      this.blocked = false;
+      this.events.resumeReading();
+    }
+  }
+
+  /** Bytes waiting to be taken by the transport: frames, messages being compressed, a pong owed. */
+  get bufferedAmount(): number {
+    return this.outbox.bytes + (this.pongPayload === null ? 0 : this.pongPayload.length + 6);
+  }
+
+  /** Whether a fragmented message is being sent (the next `send()` continues it). */
+  get sendingMessage(): boolean {
+    return this.continuing;
+  }
+
+  /** Everything ready to write, in order, removed from the queue; null when nothing is. */
+  takeOutput(): Batch | null {
+    this.signalled = false;
+    const pong = this.pongPayload;
+    if (pong !== null) {
+      this.pongPayload = null;
+      this.outbox.push(encodeFrame(Opcode.Pong, pong, true, false, this.masked), undefined);
+    }
+    return this.outbox.take();
   }
 
   /**
@@ -105,41 +180,39 @@ export class Connection implements ParserSink {
     // Whether a message is compressed is decided on its first frame (RSV1 goes there alone).
     if (opcode !== Opcode.Continuation) this.compressingMessage = codec !== null && data.length >= codec.threshold;
     if (!this.compressingMessage) {
-      this.output(encodeFrame(opcode, data, fin, false, this.masked), callback);
-      if (fin && this.deferred) this.sendDeferred();
-      return true;
+      this.queue(encodeFrame(opcode, data, fin, false, this.masked), callback);
+    } else {
+      const slot = this.outbox.reserve(data.length, callback);
+      codec!.compress(data, fin, (error, compressed) => {
+        if (this.destroyed) return;
+        this.outbox.fill(slot, error ? null : encodeFrame(opcode, compressed, fin, opcode !== Opcode.Continuation, this.masked));
+        this.signal();
+        // A message that could not be compressed leaves a hole in what the peer gets: end here.
+        if (error && !this.closeSent) this.close(CloseCode.InternalError, 'Compression failed');
+        if (!this.outbox.compressing && this.afterCompression) {
+          const next = this.afterCompression;
+          this.afterCompression = null;
+          next();
+        }
+      });
     }
-    const slot: Slot = { frame: null, callback };
-    (this.slots ??= []).push(slot);
-    this.pendingBytes += data.length;
-    codec!.compress(data, fin, (error, compressed) => {
-      this.pendingBytes -= data.length;
-      slot.frame = error ? EMPTY_FRAME : encodeFrame(opcode, compressed, fin, opcode !== Opcode.Continuation, this.masked);
-      this.flushSlots();
-    });
-    // Slots keep the order: deferred frames go in behind this last fragment.
-    if (fin && this.deferred) this.sendDeferred();
+    // Frames that waited for this message's end follow it.
+    if (fin) {
+      this.outbox.release();
+      this.signal();
+    }
     return true;
   }
 
   /**
-   * Writes a whole message frame serialized elsewhere (e.g. once for many connections). In the
+   * Queues a whole-message frame serialized elsewhere (e.g. once for many connections). In the
    * middle of a fragmented message it would break the frame sequence, so it waits for its end.
    */
-  sendFrame(frame: Frame): boolean {
+  sendFrame(frame: Frame, callback?: WriteCallback): boolean {
     if (this.closeSent) return false;
-    if (this.continuing) (this.deferred ??= []).push(frame);
-    else this.output(frame, undefined);
+    if (this.continuing) this.outbox.hold(frame, callback);
+    else this.queue(frame, callback);
     return true;
-  }
-
-  /** Whole-message frames that came while a fragmented message was being sent: they follow it. */
-  private deferred: Frame[] | null = null;
-
-  private sendDeferred(): void {
-    const deferred = this.deferred!;
-    this.deferred = null;
-    for (const frame of deferred) this.output(frame, undefined);
   }
 
   ping(data: Uint8Array = EMPTY, callback?: WriteCallback): boolean {
@@ -153,7 +226,7 @@ export class Connection implements ParserSink {
   private control(opcode: number, data: Uint8Array, callback?: WriteCallback): boolean {
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError('Control frame payloads are limited to 125 bytes');
     if (this.closeSent) return false;
-    this.output(encodeFrame(opcode, data, true, false, this.masked), callback);
+    this.queue(encodeFrame(opcode, data, true, false, this.masked), callback);
     return true;
   }
 
@@ -165,69 +238,68 @@ export class Connection implements ParserSink {
     if (this.closeReceived) this.finish();
   }
 
-  /** Frees compression state; call when the transport is gone. Nothing is delivered after it. */
-  destroy(): void {
+  /**
+   * The transport is gone: frees compression state, drops what is queued (each send callback gets
+   * `error`), and delivers nothing more.
+   */
+  destroy(error: Error = new Error('The connection closed before the message was sent')): void {
+    if (this.destroyed) return;
     this.destroyed = true;
+    this.parser.stop();
     this.codec?.close();
+    this.pongPayload = null;
+    this.outbox.fail(error);
   }
 
-  private destroyed = false;
-
-  private output(frame: Frame, callback: WriteCallback | undefined): void {
-    if (this.slots === null) this.events.write(frame, callback);
-    else this.slots.push({ frame, callback });
+  private queue(frame: Frame, callback: WriteCallback | undefined): void {
+    this.outbox.push(frame, callback);
+    this.signal();
   }
 
-  private flushSlots(): void {
-    const slots = this.slots!;
-    while (slots.length > 0 && slots[0].frame !== null) {
-      const slot = slots.shift()!;
-      if (slot.frame !== EMPTY_FRAME) this.events.write(slot.frame!, slot.callback);
-    }
-    if (slots.length > 0) return;
-    this.slots = null;
-    if (this.afterOutput) {
-      const next = this.afterOutput;
-      this.afterOutput = null;
-      next();
-    }
+  private signal(): void {
+    if (this.signalled || !this.outbox.ready) return;
+    this.signalled = true;
+    this.events.output();
   }
 
-  /** Runs `next` once every frame already sent has been written (the transport may close after it). */
-  private whenWritten(next: () => void): void {
-    if (this.slots === null) next();
-    else this.afterOutput = next;
+  /** Runs `next` once every frame already sent is queued ready (the transport may close after it). */
+  private whenQueued(next: () => void): void {
+    if (!this.outbox.compressing) next();
+    else this.afterCompression = next;
   }
-
-  private afterOutput: (() => void) | null = null;
 
   private writeClose(code: number | undefined, reason: string | Uint8Array): void {
     this.closeSent = true;
     this.state = State.Closing;
-    this.output(encodeFrame(Opcode.Close, encodeClosePayload(code, reason), true, false, this.masked), undefined);
+    this.queue(encodeFrame(Opcode.Close, encodeClosePayload(code, reason), true, false, this.masked), undefined);
   }
 
   private finish(): void {
     this.state = State.Closed;
-    this.whenWritten(() => this.events.closed(this.closeCode, this.closeReason));
+    this.whenQueued(() => this.events.closed(this.closeCode, this.closeReason));
   }
 
   // ParserSink: what the parser found, in order.
 
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
     if (!compressed) return this.deliver(data, isBinary);
-    // Nothing after this message may overtake it while it inflates.
+    // Nothing after this message may overtake it while it inflates: the parser holds the rest and
+    // receive() tells the transport to stop reading.
+    this.inflating = true;
     this.parser.pause();
     this.codec!.decompress(data, (error, inflated) => {
-      // Gone meanwhile: the transport has reported the close, so no message may follow it (and a
-      // closed codec answers a job that was still waiting for a zlib slot with nothing).
-      if (this.destroyed || this.error || this.closeReceived) return;
-      if (error) return this.onProtocolError(error);
-      if (!isBinary && !isUtf8(inflated)) {
-        return this.onProtocolError(new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message'));
-      }
-      this.deliver(inflated, isBinary);
-      this.parser.resume();
+      this.inflating = false;
+      // The transport waits for an inflate before it reports a closed socket, so this only
+      // happens when it tore the connection down for another reason.
+      if (this.destroyed) return;
+      if (error) this.onProtocolError(error);
+      else if (!isBinary && !isUtf8(inflated)) this.onProtocolError(new ProtocolError(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message'));
+      else this.deliver(inflated, isBinary);
+      if (!this.paused) this.parser.resume();
+      // The parser may have started inflating the next message already.
+      if (this.inflating) return;
+      if (this.accepting) this.blocked = false;
+      this.events.resumeReading();
     });
   }
 
@@ -241,8 +313,10 @@ export class Connection implements ParserSink {
   }
 
   onPing(data: Buffer): void {
-    if (!this.closeSent) this.output(encodeFrame(Opcode.Pong, data, true, false, this.masked), undefined);
-    this.events.ping(data);
+    if (this.events.ping(data) === false || this.closeSent || !this.autoPong) return;
+    // The payload is a view of a read: a pong owed for later gets a copy of its own.
+    if (this.congested) this.pongPayload = Buffer.from(data);
+    else this.queue(encodeFrame(Opcode.Pong, data, true, false, this.masked), undefined);
   }
 
   onPong(data: Buffer): void {
@@ -251,11 +325,10 @@ export class Connection implements ParserSink {
 
   onCloseFrame(code: number, reason: Buffer): void {
     this.closeReceived = true;
-    // Nothing may follow a close frame (§5.5.1). receive() drops later chunks; pausing keeps the
-    // parser from delivering frames that came after it in the same chunk.
-    this.parser.pause();
+    // Nothing may follow a close frame (§5.5.1): the parser drops the rest.
+    this.parser.stop();
     this.closeCode = code;
-    this.closeReason = reason;
+    this.closeReason = Buffer.from(reason);
     // Echo the code (§5.5.1); a close that carried no code is answered with none.
     if (!this.closeSent) this.writeClose(code === CloseCode.NoStatus ? undefined : code, '');
     this.finish();
@@ -263,15 +336,14 @@ export class Connection implements ParserSink {
 
   onProtocolError(error: ProtocolError): void {
     this.error = error;
+    this.parser.stop();
     if (!this.closeSent) this.writeClose(error.code, truncate(error.message));
     this.state = State.Closed;
-    this.whenWritten(() => this.events.failed(error));
+    this.whenQueued(() => this.events.failed(error));
   }
 }
 
 const EMPTY = Buffer.alloc(0);
-/** Marks a slot whose compression was abandoned (the connection is closing): nothing to write. */
-const EMPTY_FRAME: Frame = Buffer.alloc(0);
 
 /** Throws for a close the application may not send (§7.4): the code must be sendable, the reason short. */
 export function checkClose(code: number | undefined, reason: string | Uint8Array): void {

@@ -2,14 +2,17 @@
  * A streaming frame parser (RFC 6455 §5). Bytes go in in any chunking; frames, messages and the
  * first protocol violation come out through a `ParserSink`, synchronously, in order.
  *
- * A payload that arrives within one chunk is handed out as a view of that chunk (unmasked in place,
- * never copied); one that spans chunks is copied once, into a buffer sized from its header. Text is
- * validated as it arrives, so invalid UTF-8 fails the connection in the piece where it occurs.
+ * A message that arrives within one chunk is handed out as a view of that chunk (unmasked in place,
+ * never copied). One that spans chunks or frames is gathered in a `MessageBuffer`, which grows with
+ * the bytes that arrived (never from a declared length) and never lets a small piece pin a large
+ * read. Text is validated as it arrives, so invalid UTF-8 fails the connection in the piece where
+ * it occurs. An allocation that fails is a 1009 for this connection, never an exception.
  */
 import { constants } from 'node:buffer';
 import { CloseCode, isValidCloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { ProtocolError } from './errors.js';
 import { applyMask } from './mask.js';
+import { MessageBuffer } from './message-buffer.js';
 import { isUtf8, Utf8Validator } from './utf8.js';
 
 export interface ParserSink {
@@ -40,6 +43,8 @@ const MAX_LENGTH = constants.MAX_LENGTH;
 const HEADER = 0;
 const PAYLOAD = 1;
 const FAILED = 2;
+/** After a close frame: nothing more is parsed (§5.5.1). */
+const STOPPED = 3;
 const EMPTY = Buffer.alloc(0);
 
 export class FrameParser {
@@ -56,14 +61,15 @@ export class FrameParser {
   /** The mask key's four bytes as one number; unpacked into a shared scratch to unmask. */
   private maskWord = 0;
   private payloadLength = 0;
-  private payload: Buffer | null = null;
   private filled = 0;
+  /** A control frame's payload (at most 125 bytes) when it spans chunks. */
+  private control: Buffer | null = null;
 
-  // The message being read: its opcode (0 when none), size so far and pending fragments.
+  // The message being read: its opcode (0 when none), declared size so far and what arrived of it.
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
-  private fragments: Buffer[] | null = null;
+  private buffer: MessageBuffer | null = null;
   private utf8: Utf8Validator | null = null;
 
   private readonly expectMasked: boolean;
@@ -85,11 +91,24 @@ export class FrameParser {
     return this.state === FAILED;
   }
 
+  /** Whether input is being held instead of parsed (see `pause()`). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Bytes of input held while paused (the rest of the chunk being parsed, at least). */
+  get heldBytes(): number {
+    let bytes = 0;
+    for (const chunk of this.held ?? []) bytes += chunk.length;
+    return bytes;
+  }
+
   push(chunk: Buffer): void {
+    if (this.state >= FAILED) return;
     if (this.paused) return void (this.held ??= []).push(chunk);
     let pos = 0;
     const end = chunk.length;
-    while (pos < end && this.state !== FAILED) {
+    while (pos < end && this.state < FAILED) {
       pos = this.state === HEADER ? this.readHeader(chunk, pos) : this.readPayload(chunk, pos);
       if (this.paused && pos < end) return void (this.held ??= []).unshift(chunk.subarray(pos));
     }
@@ -106,16 +125,28 @@ export class FrameParser {
   resume(): void {
     this.paused = false;
     const held = this.held;
-    while (!this.paused && held && held.length > 0 && this.state !== FAILED) this.push(held.shift()!);
+    while (!this.paused && held && held.length > 0 && this.state < FAILED) this.push(held.shift()!);
+    if (held && held.length === 0) this.held = null;
+  }
+
+  /** Parses nothing more and lets go of what it held (after a close frame, or when torn down). */
+  stop(): void {
+    if (this.state < FAILED) this.state = STOPPED;
+    this.release();
   }
 
   private paused = false;
   private held: Buffer[] | null = null;
 
+  private release(): void {
+    this.held = null;
+    this.buffer = null;
+    this.control = null;
+  }
+
   private fail(code: number, message: string): number {
     this.state = FAILED;
-    this.fragments = null;
-    this.payload = null;
+    this.release();
     this.sink.onProtocolError(new ProtocolError(code, message));
     return Infinity;
   }
@@ -222,100 +253,90 @@ export class FrameParser {
 
   private startPayload(chunk: Buffer, pos: number): number {
     const length = this.payloadLength;
-    if (chunk.length - pos >= length) {
+    const whole = chunk.length - pos >= length;
+    if (this.opcode >= 0x8) {
+      if (!whole) {
+        this.control = Buffer.allocUnsafe(length);
+        this.filled = 0;
+        this.state = PAYLOAD;
+        return pos;
+      }
       const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
       if (this.masked && length > 0) applyMask(payload, 0, payload, 0, length, this.mask());
-      this.frameComplete(payload, false);
+      this.controlFrame(this.opcode, payload);
       return pos + length;
     }
-    // Streamed data frames are handed out piece by piece, so they are never buffered whole.
-    this.payload = this.streaming && this.opcode < 0x8 && !this.messageCompressed ? null : Buffer.allocUnsafe(length);
+    if (whole && this.fin && this.opcode !== Opcode.Continuation) {
+      // The usual case: a whole message in this chunk, handed out as a view of it.
+      const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
+      if (this.masked && length > 0) applyMask(payload, 0, payload, 0, length, this.mask());
+      const isText = this.messageOpcode === Opcode.Text;
+      if (isText && !this.messageCompressed && !isUtf8(payload)) return this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
+      if (this.streaming && !this.messageCompressed) {
+        this.endMessage();
+        this.sink.onFragment(payload, !isText, true);
+      } else {
+        this.messageComplete(payload, !isText);
+      }
+      return pos + length;
+    }
     this.filled = 0;
     this.state = PAYLOAD;
-    return pos;
+    // An empty frame must be taken now: no more bytes may come to move it along.
+    return length === 0 ? this.readPayload(chunk, pos) : pos;
   }
 
   private readPayload(chunk: Buffer, pos: number): number {
     const take = Math.min(this.payloadLength - this.filled, chunk.length - pos);
-    const filled = this.filled;
-    let piece: Buffer;
-    if (this.payload) {
-      if (this.masked) applyMask(chunk, pos, this.payload, filled, take, this.mask(), filled & 3);
-      else chunk.copy(this.payload, filled, pos, pos + take);
-      piece = this.payload.subarray(filled, filled + take);
-    } else {
-      piece = chunk.subarray(pos, pos + take);
-      if (this.masked) applyMask(piece, 0, piece, 0, take, this.mask(), filled & 3);
-    }
-    this.filled = filled + take;
+    const phase = this.filled & 3;
+    this.filled += take;
     const done = this.filled === this.payloadLength;
-    if (this.opcode < 0x8) {
-      // Fail fast on text: check each piece of a data frame as it arrives.
-      if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.validator().push(piece)) {
-        return this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
-      }
-      if (!this.payload) {
-        if (done) this.state = HEADER;
-        this.deliverPiece(piece, done && this.fin);
-        return pos + take;
-      }
-    }
-    if (done) {
-      const payload = this.payload!;
-      this.payload = null;
-      this.state = HEADER;
-      this.frameComplete(payload, true);
-    }
-    return pos + take;
-  }
+    if (done) this.state = HEADER;
+    const mask = this.masked ? this.mask() : null;
 
-  /** A whole frame is in; `checked` says its UTF-8 was already validated piece by piece. */
-  private frameComplete(payload: Buffer, checked: boolean): void {
-    const opcode = this.opcode;
-    if (opcode >= 0x8) return this.controlFrame(opcode, payload);
+    if (this.opcode >= 0x8) {
+      const control = this.control!;
+      if (mask) applyMask(chunk, pos, control, this.filled - take, take, mask, phase);
+      else chunk.copy(control, this.filled - take, pos, pos + take);
+      if (done) {
+        this.control = null;
+        this.controlFrame(this.opcode, control);
+      }
+      return pos + take;
+    }
 
     const isText = this.messageOpcode === Opcode.Text;
     const validate = isText && !this.messageCompressed;
-    if (validate && !checked) {
-      const whole = this.fin && opcode !== Opcode.Continuation;
-      const valid = whole ? isUtf8(payload) : this.validator().push(payload);
-      if (!valid) {
-        this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
-        return;
-      }
-    }
-    if (this.fin && validate && this.utf8 !== null && !this.utf8.end()) {
-      this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
-      return;
-    }
-    // Compressed messages are inflated whole, so they are gathered even when streaming.
+    const fin = done && this.fin;
     if (this.streaming && !this.messageCompressed) {
-      if (this.fin) this.endMessage();
-      this.sink.onFragment(payload, !isText, this.fin);
-      return;
+      // Streamed pieces go out as views of the chunk: nothing is gathered.
+      const piece = take === 0 ? EMPTY : chunk.subarray(pos, pos + take);
+      if (mask && take > 0) applyMask(piece, 0, piece, 0, take, mask, phase);
+      if (validate && !this.validator().push(piece)) return this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
+      if (fin && validate && !this.validator().end()) return this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
+      if (fin) this.endMessage();
+      this.sink.onFragment(piece, !isText, fin);
+      return pos + take;
     }
-    if (!this.fin) {
-      (this.fragments ??= []).push(payload);
-      return;
-    }
-    const fragments = this.fragments;
-    if (fragments === null) return this.messageComplete(payload, !isText);
-    fragments.push(payload);
-    this.fragments = null;
-    const data = Buffer.concat(fragments, this.messageLength);
-    this.messageComplete(data, !isText);
-  }
 
-  private deliverPiece(piece: Buffer, fin: boolean): void {
-    const isBinary = this.messageOpcode !== Opcode.Text;
-    if (fin) {
-      if (!isBinary && !this.messageCompressed && this.utf8 !== null && !this.utf8.end()) {
-        this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
-        return;
-      }
-      this.endMessage();
+    const buffer = (this.buffer ??= new MessageBuffer());
+    let piece: Buffer;
+    try {
+      piece = buffer.append(chunk, pos, take, mask, phase);
+    } catch {
+      return this.fail(CloseCode.MessageTooBig, 'Message too big to hold');
     }
-    this.sink.onFragment(piece, isBinary, fin);
+    if (validate && take > 0 && !this.validator().push(piece)) return this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
+    if (!fin) return pos + take;
+    if (validate && !this.validator().end()) return this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
+    let data: Buffer;
+    try {
+      data = buffer.take();
+    } catch {
+      return this.fail(CloseCode.MessageTooBig, 'Message too big to hold');
+    }
+    this.messageComplete(data, !isText);
+    return pos + take;
   }
 
   private messageComplete(data: Buffer, isBinary: boolean): void {

@@ -178,7 +178,7 @@ describe('close timeout', () => {
     const started = Date.now();
     peer.close(1000, 'bye');
     expect(await raw.closeCode()).toBe(1000);
-    expect(await p).toEqual({ code: 1006, reason: '', wasClean: false });
+    expect(await p).toEqual({ code: 1006, reason: 'Close timeout', wasClean: false });
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(150);
     expect(elapsed).toBeLessThan(5000);
@@ -194,7 +194,7 @@ describe('close timeout', () => {
     const c = closed(ws, 3000);
     const started = Date.now();
     ws.close(1000);
-    expect(await c).toEqual({ code: 1006, reason: '', wasClean: false });
+    expect(await c).toEqual({ code: 1006, reason: 'Close timeout', wasClean: false });
     const elapsed = Date.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(150);
     expect(elapsed).toBeLessThan(5000);

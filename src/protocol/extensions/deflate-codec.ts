@@ -38,14 +38,25 @@ export class DeflateCodec {
       }));
       const chunks: Buffer[] = [];
       let length = 0;
+      let failed = false;
       const onData = (chunk: Buffer) => {
         chunks.push(chunk);
         length += chunk.length;
       };
+      // zlib reports a failure (e.g. out of memory) as an 'error' event: unheard, it would crash.
+      const onError = (error: Error) => {
+        failed = true;
+        deflater.off('data', onData);
+        this.dropDeflater();
+        this.end(this.compressions, callback, new ProtocolError(CloseCode.InternalError, `Compression failed: ${error.message}`), EMPTY);
+      };
       deflater.on('data', onData);
+      deflater.once('error', onError);
       deflater.write(data);
       deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        if (failed) return;
         deflater.off('data', onData);
+        deflater.off('error', onError);
         let out = Buffer.concat(chunks, length);
         if (fin) {
           out = out.subarray(0, out.length - TRAILER.length);
@@ -125,21 +136,25 @@ export class DeflateCodec {
   }
 
   private dropDeflater(): void {
-    this.deflater?.close();
+    const deflater = this.deflater;
     this.deflater = null;
+    if (deflater) closeQuietly(deflater);
   }
 
   private dropInflater(): void {
     const inflater = this.inflater;
-    if (!inflater) return;
     this.inflater = null;
-    // Closing mid-stream may still report an error: it is already dealt with.
-    inflater.on('error', ignore);
-    inflater.close();
+    if (inflater) closeQuietly(inflater);
   }
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Closing mid-stream may still report an error: whatever it is, it is already dealt with. */
+function closeQuietly(stream: zlib.DeflateRaw | zlib.InflateRaw): void {
+  stream.on('error', ignore);
+  stream.close();
+}
 
 function ignore(): void {}
 
