@@ -112,15 +112,14 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
     private readonly options: ReconnectingOptions = {},
   ) {
     super();
-    const r = options.reconnect ?? {};
-    this.backoff = {
-      initialDelay: r.initialDelay ?? 250,
-      maxDelay: r.maxDelay ?? 10_000,
-      factor: r.factor ?? 2,
-      jitter: Math.min(1, Math.max(0, r.jitter ?? 0.5)),
-      maxRetries: r.maxRetries ?? Infinity,
-      minUptime: r.minUptime ?? 5000,
-    };
+    // A URL that can never work is the caller's mistake: say so now, instead of retrying it
+    // forever. A function's URLs are only known per attempt and are checked then (open()).
+    if (typeof address !== 'function') {
+      const list: readonly (string | URL)[] = Array.isArray(address) ? address : [address as string | URL];
+      if (list.length === 0) throw new SyntaxError('ReconnectingWebSocket needs at least one URL');
+      for (const url of list) checkUrl(url);
+    }
+    this.backoff = checkBackoff(options.reconnect ?? {});
     const q = options.queue ?? {};
     this.limits = { maxMessages: q.maxMessages ?? 1000, maxBytes: q.maxBytes ?? 16 * 1024 * 1024, policy: q.policy ?? 'drop-oldest' };
     const { reconnect: _r, queue: _q, onConnect: _c, ...clientOptions } = options;
@@ -201,12 +200,28 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
   private async open(): Promise<void> {
     this.timer = null;
     if (this.stopped) return;
-    const url = this.currentUrl();
+    let url: string | URL;
+    try {
+      // An address function may throw (service discovery down): a failed attempt like any other.
+      url = this.currentUrl();
+    } catch (error) {
+      return this.failed({ code: CloseCode.Abnormal, reason: '', error: toError(error) });
+    }
+    try {
+      checkUrl(url);
+    } catch (error) {
+      // The same URL would fail the same way at once on every retry: report it once and stop.
+      const info: DisconnectInfo = { code: CloseCode.Abnormal, reason: (error as Error).message, error: error as Error };
+      this.reportError(info.error!);
+      return this.giveUp(info.code, info.reason);
+    }
     let ws: WebSocket;
     try {
+      // Whatever fails while starting the attempt, synchronously or not, lands here and so goes
+      // through retry()'s timer: never straight into another attempt.
       ws = await connect(url, this.clientOptions);
     } catch (error) {
-      return this.failed({ code: CloseCode.Abnormal, reason: '', error: error as Error });
+      return this.failed({ code: CloseCode.Abnormal, reason: '', error: toError(error) });
     }
     if (this.stopped) return void ws.terminate();
     this.pending = ws;
@@ -320,6 +335,55 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
   private reportError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
+}
+
+/**
+ * The URL rules of the client's handshake (openClient in client.ts), checked without connecting:
+ * parseable, a ws/wss (or http/https) scheme, no fragment (RFC 6455 §3).
+ */
+function checkUrl(address: string | URL): void {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new SyntaxError(`Invalid URL: ${String(address)}`);
+  }
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
+    throw new SyntaxError(`The URL's scheme must be ws or wss, not ${url.protocol.slice(0, -1)}`);
+  }
+  if (url.hash) throw new SyntaxError('The URL must not contain a fragment');
+}
+
+/**
+ * Backoff options with defaults, refused when they would retry without waiting: a zero or NaN
+ * delay (setTimeout runs those at once), or a factor below 1 that shrinks the delay towards zero,
+ * turns a server that is down into a hot loop.
+ */
+function checkBackoff(r: ReconnectOptions): Required<Omit<ReconnectOptions, 'shouldReconnect'>> {
+  const backoff = {
+    initialDelay: r.initialDelay ?? 250,
+    maxDelay: r.maxDelay ?? 10_000,
+    factor: r.factor ?? 2,
+    jitter: r.jitter ?? 0.5,
+    maxRetries: r.maxRetries ?? Infinity,
+    minUptime: r.minUptime ?? 5000,
+  };
+  const positive = (name: keyof typeof backoff) => {
+    const value = backoff[name];
+    if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`reconnect.${name} must be a positive number of ms, not ${value}`);
+  };
+  positive('initialDelay');
+  positive('maxDelay');
+  if (!(backoff.factor >= 1) || !Number.isFinite(backoff.factor)) throw new RangeError(`reconnect.factor must be at least 1, not ${backoff.factor}`);
+  if (Number.isNaN(backoff.jitter)) throw new RangeError('reconnect.jitter must be a number from 0 to 1');
+  backoff.jitter = Math.min(1, Math.max(0, backoff.jitter));
+  if (!(backoff.maxRetries >= 0)) throw new RangeError(`reconnect.maxRetries must be 0 or more, not ${backoff.maxRetries}`);
+  if (!(backoff.minUptime >= 0)) throw new RangeError(`reconnect.minUptime must be 0 or more, not ${backoff.minUptime}`);
+  return backoff;
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function byteLength(data: Data): number {

@@ -205,3 +205,87 @@ describe('ReconnectingWebSocket', () => {
     expect(echo.accepted).toHaveLength(1);
   });
 });
+
+/**
+ * Starts `make()` and counts, for `window` ms, the attempts it makes ('reconnecting' events and
+ * errors). `thrown` is what the constructor threw, if it did (then nothing can be counted).
+ */
+async function attemptsIn(window: number, make: () => ReconnectingWebSocket): Promise<{ thrown: unknown; retries: number; errors: Error[]; events: string[] }> {
+  let rws: ReconnectingWebSocket;
+  try {
+    rws = make();
+  } catch (thrown) {
+    return { thrown, retries: 0, errors: [], events: [] };
+  }
+  const { events } = track(rws);
+  const errors: Error[] = [];
+  rws.on('error', (error) => errors.push(error));
+  await sleep(window);
+  return { thrown: undefined, retries: events.filter((e) => e.startsWith('reconnecting')).length, errors, events };
+}
+
+describe('ReconnectingWebSocket: what cannot work is not retried, and nothing is retried without waiting', () => {
+  const fast = { initialDelay: 10, factor: 2, jitter: 0 };
+
+  it('refuses an unusable URL at construction (SyntaxError) instead of retrying it', async () => {
+    const unusable: (string | string[])[] = ['ftp://x', 'not a url', 'ws://', 'ws://127.0.0.1:1/#fragment', ['ws://127.0.0.1:1', 'ftp://x'], []];
+    const outcomes = await Promise.all(unusable.map((url) => attemptsIn(300, () => new ReconnectingWebSocket(url, { reconnect: fast }))));
+    outcomes.forEach((outcome, i) => {
+      const what = `${JSON.stringify(unusable[i])}: ${outcome.retries} retries in 300 ms`;
+      expect(outcome.thrown, what).toBeInstanceOf(SyntaxError);
+      expect(outcome.retries, what).toBe(0);
+    });
+  });
+
+  it('an address function that gives an unusable URL fails once, without retrying', async () => {
+    let calls = 0;
+    const outcome = await attemptsIn(300, () =>
+      new ReconnectingWebSocket(() => {
+        calls++;
+        return 'ftp://x';
+      }, { reconnect: fast }),
+    );
+    expect(calls, `${outcome.retries} retries`).toBe(1);
+    expect(outcome.retries).toBe(0);
+    expect(outcome.errors.map((e) => e.name)).toEqual(['SyntaxError']);
+    expect(outcome.events).toEqual(['close 1006']);
+  });
+
+  it('an address function that throws is a failed attempt, retried through the backoff', async () => {
+    let calls = 0;
+    const outcome = await attemptsIn(500, () =>
+      new ReconnectingWebSocket(() => {
+        calls++;
+        throw new Error('service discovery is down');
+      }, { reconnect: { initialDelay: 40, factor: 2, jitter: 0 } }),
+    );
+    // Attempts at about 0, 40, 120 and 280 ms; the next would be at 600.
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(calls).toBeLessThanOrEqual(5);
+    expect(outcome.errors.length).toBe(calls);
+    expect(outcome.errors[0].message).toBe('service discovery is down');
+  });
+
+  it('a synchronous failure to start an attempt waits for the backoff like any other', async () => {
+    // Both throw inside connect() before any I/O: duplicate subprotocols, an invalid header name.
+    const starts = [{ protocols: ['chat', 'chat'] }, { headers: { 'bad header': 'x' } }];
+    const outcomes = await Promise.all(
+      starts.map((options) => attemptsIn(500, () => new ReconnectingWebSocket('ws://127.0.0.1:1', { ...options, reconnect: { initialDelay: 40, factor: 2, jitter: 0 } }))),
+    );
+    for (const outcome of outcomes) {
+      expect(outcome.thrown).toBeUndefined();
+      expect(outcome.retries, outcome.errors[0]?.message).toBeGreaterThanOrEqual(2);
+      expect(outcome.retries, outcome.errors[0]?.message).toBeLessThanOrEqual(5);
+    }
+  });
+
+  it('refuses backoff options that would retry without waiting (RangeError)', async () => {
+    const options = [{ initialDelay: 0 }, { maxDelay: 0 }, { initialDelay: -5 }, { initialDelay: NaN }, { factor: 0.5 }, { factor: NaN }, { jitter: NaN }];
+    const outcomes = await Promise.all(options.map((reconnect) => attemptsIn(300, () => new ReconnectingWebSocket('ws://127.0.0.1:1', { reconnect }))));
+    outcomes.forEach((outcome, i) => {
+      const what = `${JSON.stringify(options[i], (_k, v: unknown) => (Number.isNaN(v) ? 'NaN' : v))}: ${outcome.retries} retries in 300 ms`;
+      expect(outcome.thrown, what).toBeInstanceOf(RangeError);
+      expect(outcome.retries, what).toBe(0);
+    });
+  });
+});
