@@ -89,6 +89,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   private readonly httpServer: http.Server | null;
   private readonly ownsServer: boolean;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private drained: (() => void) | null = null;
   private readonly statistics = new ServerStats();
   private readonly policies: Policies;
@@ -127,9 +128,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   }
 
   /** On a server of its own, every connection must upgrade within the handshake timeout. */
-  private readonly onSocket = (socket: Socket) => {
-    (socket as PendingSocket)[kHandshakeTimer] = setTimeout(dropUnupgraded, this.handshakeTimeout, socket);
-  };
+  private readonly onSocket = (socket: Socket) => armHandshakeTimer(socket, this.handshakeTimeout);
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // Leave other paths to other 'upgrade' listeners, if the server has any.
@@ -165,10 +164,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     const hooks = this.options.verifyClient || this.options.authenticate;
     if (!hooks) return this.upgrade(socket, head, checked, undefined, callback);
     // Hooks get the handshake timeout too: a hook that never settles must not hold the socket.
-    const timer = (socket as PendingSocket)[kHandshakeTimer] ? null : setTimeout(dropUnupgraded, this.handshakeTimeout, socket);
+    if (!(socket as PendingSocket)[kHandshakeTimer]) armHandshakeTimer(socket, this.handshakeTimeout);
+    // Nobody else watches the socket while the hooks run, and http sockets allow half-open: a
+    // client that hangs up would leave it open until the timer fired.
+    socket.once('end', destroyOnEnd);
     this.runHooks(req, socket).then(
       (outcome) => {
-        if (timer) clearTimeout(timer);
         if (!('status' in outcome)) return this.upgrade(socket, head, checked, outcome.user, callback);
         // The app shaped this refusal: one it cannot send safely is its error, and a 500.
         const problem = invalidRefusal(outcome);
@@ -176,7 +177,6 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
         this.refuse(socket, outcome);
       },
       (error: unknown) => {
-        if (timer) clearTimeout(timer);
         this.emit('upgradeError', error, req);
         this.refuse(socket, { status: 500, message: 'Internal Server Error' });
       },
@@ -257,13 +257,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       this.emit('upgradeError', error, req);
       return this.refuse(socket, { status: 500, message: 'Internal Server Error' });
     }
-    const pending = socket as PendingSocket;
-    if (pending[kHandshakeTimer]) {
-      clearTimeout(pending[kHandshakeTimer]);
-      pending[kHandshakeTimer] = undefined;
-    }
+    clearHandshakeTimer(socket);
     socket.write(accepted.response);
     socket.removeListener('error', destroyOnError);
+    socket.removeListener('end', destroyOnEnd);
 
     const ws = new WebSocket();
     ws.protocol = accepted.protocol;
@@ -328,6 +325,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       callback = options;
       options = undefined;
     }
+    // Every call gets the one shutdown: a second must not replace the first's resolver.
+    const done = (this.closing ??= this.shutdown(options));
+    if (callback) done.then(() => callback!(), callback);
+    return done;
+  }
+
+  private shutdown(options: CloseOptions | undefined): Promise<void> {
     const { code = CloseCode.GoingAway, reason = '', timeout = 10_000 } = options ?? {};
     this.closed = true;
     const server = this.httpServer;
@@ -350,11 +354,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       server!.close(() => resolve());
       server!.closeIdleConnections();
     });
-    const done = Promise.all([allClosed, serverClosed]).then(() => this.pubsub.close()).then(() => {
-      this.emit('close');
-    });
-    if (callback) done.then(() => callback!(), callback);
-    return done;
+    return Promise.all([allClosed, serverClosed])
+      .then(() => this.pubsub.close())
+      .then(() => {
+        this.emit('close');
+      });
   }
 }
 
@@ -367,6 +371,29 @@ export interface CloseOptions {
 
 const kHandshakeTimer = Symbol('rfc6455.handshakeTimer');
 type PendingSocket = Duplex & { [kHandshakeTimer]?: NodeJS.Timeout };
+
+/**
+ * Drops the socket if it has not upgraded within `ms`. Cleared on upgrade, refusal and close, and
+ * unref'd: the socket keeps the process alive while it is open, the timer must not keep it after.
+ */
+function armHandshakeTimer(socket: Duplex, ms: number): void {
+  const timer = setTimeout(dropUnupgraded, ms, socket);
+  timer.unref();
+  (socket as PendingSocket)[kHandshakeTimer] = timer;
+  socket.once('close', onPendingClose);
+}
+
+function clearHandshakeTimer(socket: Duplex): void {
+  const pending = socket as PendingSocket;
+  if (!pending[kHandshakeTimer]) return;
+  clearTimeout(pending[kHandshakeTimer]);
+  pending[kHandshakeTimer] = undefined;
+  socket.removeListener('close', onPendingClose);
+}
+
+function onPendingClose(this: Duplex): void {
+  clearHandshakeTimer(this);
+}
 
 function dropUnupgraded(socket: Duplex): void {
   socket.destroy();
@@ -405,6 +432,8 @@ async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, inf
 }
 
 function refuse(socket: Duplex, refusal: Refusal): void {
+  clearHandshakeTimer(socket);
+  socket.removeListener('end', destroyOnEnd);
   socket.removeListener('error', destroyOnError);
   socket.on('error', destroyOnError);
   if (!socket.writable) return void socket.destroy();
@@ -412,6 +441,10 @@ function refuse(socket: Duplex, refusal: Refusal): void {
 }
 
 function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+function destroyOnEnd(this: Duplex): void {
   this.destroy();
 }
 
