@@ -6,8 +6,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { acceptResponse, buildOffer, EXTENSION_NAME, type DeflateOptions, type DeflateParams } from '../protocol/extensions/permessage-deflate.js';
-import { checkResponse, generateKey } from '../protocol/handshake.js';
+import { ClientHandshake } from '../protocol/client-handshake.js';
+import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import { HandshakeError } from './errors.js';
 import { resolvePolicies, type PolicyOptions } from './policies.js';
 import type { WebSocket } from './websocket.js';
@@ -40,20 +40,15 @@ export function openClient(
 ): void {
   const url = parseUrl(address);
   ws.url = url.href;
-  const offered = toList(protocols ?? options.protocols);
-  const key = generateKey();
+  const handshake = new ClientHandshake({
+    protocols: protocols ?? options.protocols,
+    perMessageDeflate: options.perMessageDeflate,
+    maxPayload: options.maxPayload,
+    streaming: options.streaming,
+  });
   const secure = url.protocol === 'wss:' || url.protocol === 'https:';
-  const headers: Record<string, string> = {
-    ...options.headers,
-    Connection: 'Upgrade',
-    Upgrade: 'websocket',
-    'Sec-WebSocket-Key': key,
-    'Sec-WebSocket-Version': '13',
-  };
-  if (offered.length) headers['Sec-WebSocket-Protocol'] = offered.join(', ');
+  const headers: Record<string, string> = { ...options.headers, ...handshake.requestHeaders() };
   if (options.origin) headers.Origin = options.origin;
-  const deflateOptions = options.perMessageDeflate === false ? null : options.perMessageDeflate === true || !options.perMessageDeflate ? {} : options.perMessageDeflate;
-  if (deflateOptions) headers['Sec-WebSocket-Extensions'] = buildOffer(deflateOptions);
 
   const requestOptions: https.RequestOptions = {
     host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
@@ -97,30 +92,19 @@ export function openClient(
     fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers));
   });
   request.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
-    const check = checkResponse(res.statusCode, res.headers, key, offered, deflateOptions ? [EXTENSION_NAME] : []);
-    let deflate: DeflateParams | string | null = null;
-    if (check.ok && check.extensions) deflate = acceptResponse(check.extensions, deflateOptions!);
-    if (!check.ok || typeof deflate === 'string') {
+    const agreed = handshake.checkResponse(res.statusCode, res.headers);
+    if (!agreed.ok) {
       socket.destroy();
-      return fail(new HandshakeError(check.ok ? (deflate as string) : check.message, res.statusCode, res.headers));
+      return fail(new HandshakeError(agreed.message, res.statusCode, res.headers));
     }
     if (settled) return void socket.destroy();
     settled = true;
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
     ws.abortHandshake = null;
-    ws.protocol = check.protocol;
-    ws.extensions = check.extensions;
-    ws.attach(
-      socket,
-      'client',
-      {
-        maxPayload: options.maxPayload,
-        streaming: options.streaming,
-        deflate: deflate ? { params: deflate, options: deflateOptions! } : null,
-      },
-      { closeTimeout: options.closeTimeout, policies: resolvePolicies(options, null, 'client') },
-    );
+    ws.protocol = agreed.protocol;
+    ws.extensions = agreed.extensions;
+    ws.attach(socket, 'client', agreed.connection, { closeTimeout: options.closeTimeout, policies: resolvePolicies(options, null, 'client') });
     ws.emit('open');
     ws.startReading(head);
   });
@@ -139,10 +123,4 @@ function parseUrl(address: string | URL): URL {
   }
   if (url.hash) throw new SyntaxError('The URL must not contain a fragment');
   return url;
-}
-
-function toList(protocols: string | string[] | undefined): string[] {
-  const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : protocols;
-  if (new Set(list).size !== list.length) throw new SyntaxError('Subprotocols must be unique');
-  return list;
 }

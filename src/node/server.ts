@@ -8,8 +8,9 @@ import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
-import { acceptOffer, type DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
-import { buildAcceptResponse, buildErrorResponse, checkRequest } from '../protocol/handshake.js';
+import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
+import { checkRequest, unsafeRefusal } from '../protocol/handshake.js';
+import { refusalResponse, ServerHandshake, type CheckedRequest, type ServerAcceptance } from '../protocol/server-handshake.js';
 import { resolvePolicies, type Policies, type PolicyOptions } from './policies.js';
 import { ServerStats, type StatsSnapshot } from './stats.js';
 import type { Broker } from './broker.js';
@@ -50,8 +51,8 @@ export interface ServerOptions extends PolicyOptions, Pick<https.ServerOptions, 
     | ((info: VerifyInfo, callback: VerifyCallback) => void);
   /**
    * Authenticates the request before the upgrade. Its result is attached as `ws.user`; `false` or
-   * `null` refuses with 401; an error with a `status` refuses with that status; any other error is
-   * a 500 and an 'upgradeError' event.
+   * `null` refuses with 401; an error with a `status` refuses with that status (and its `headers`,
+   * if any); any other error is a 500 and an 'upgradeError' event.
    */
   authenticate?: (req: http.IncomingMessage) => unknown | Promise<unknown>;
   /** Most open connections; more are refused with 503. */
@@ -77,7 +78,7 @@ export interface WebSocketServerEventMap {
   connection: [ws: WebSocket, req: http.IncomingMessage];
   listening: [];
   error: [error: Error];
-  /** A hook threw an error without a status: the client got a 500. */
+  /** A hook threw an error without a status, or refused with an unsafe status or header: the client got a 500. */
   upgradeError: [error: unknown, req: http.IncomingMessage];
   close: [];
 }
@@ -88,12 +89,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   private readonly httpServer: http.Server | null;
   private readonly ownsServer: boolean;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private drained: (() => void) | null = null;
   private readonly statistics = new ServerStats();
   private readonly policies: Policies;
   private readonly perIp = new Map<string, number>();
   private readonly handshakeTimeout: number;
   private readonly pubsub: PubSub;
+  private readonly handshake: ServerHandshake<http.IncomingMessage>;
 
   constructor(options: ServerOptions, callback?: () => void) {
     super();
@@ -105,6 +108,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     this.policies = resolvePolicies(options, this.statistics, 'server');
     this.handshakeTimeout = options.handshakeTimeout ?? 10_000;
     this.pubsub = new PubSub(options.broker);
+    this.handshake = new ServerHandshake({
+      path: options.path,
+      handleProtocols: options.handleProtocols,
+      perMessageDeflate: options.perMessageDeflate,
+      maxPayload: this.options.maxPayload,
+      streaming: options.streaming,
+    });
     this.ownsServer = options.port !== undefined;
     this.httpServer = this.ownsServer ? createServer(options) : (options.server ?? null);
     const server = this.httpServer;
@@ -118,9 +128,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   }
 
   /** On a server of its own, every connection must upgrade within the handshake timeout. */
-  private readonly onSocket = (socket: Socket) => {
-    (socket as PendingSocket)[kHandshakeTimer] = setTimeout(dropUnupgraded, this.handshakeTimeout, socket);
-  };
+  private readonly onSocket = (socket: Socket) => armHandshakeTimer(socket, this.handshakeTimeout);
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // Leave other paths to other 'upgrade' listeners, if the server has any.
@@ -135,11 +143,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     return this.httpServer.address();
   }
 
+  /** Whether the request's path (origin-form or absolute-form target) is this server's. */
   shouldHandle(req: http.IncomingMessage): boolean {
-    if (!this.options.path) return true;
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    return (q === -1 ? url : url.slice(0, q)) === this.options.path;
+    return this.handshake.matchesPath(req.url);
   }
 
   /** Completes (or refuses) the handshake for an upgrade request, then hands the socket to `callback`. */
@@ -150,32 +156,36 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     callback: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
     socket.on('error', destroyOnError);
+    if (this.closed) return this.refuse(socket, { status: 503, message: 'Server is closing' });
+    const checked = this.handshake.check(req);
+    if (!checked.ok) return this.refuse(socket, checked);
     const refusal = this.admit(req);
     if (refusal) return this.refuse(socket, refusal);
-    const check = checkRequest(req);
-    if (!check.ok) return this.refuse(socket, check);
     const hooks = this.options.verifyClient || this.options.authenticate;
-    if (!hooks) return this.upgrade(req, socket, head, check.key, check.protocols, undefined, callback);
+    if (!hooks) return this.upgrade(socket, head, checked, undefined, callback);
     // Hooks get the handshake timeout too: a hook that never settles must not hold the socket.
-    const timer = (socket as PendingSocket)[kHandshakeTimer] ? null : setTimeout(dropUnupgraded, this.handshakeTimeout, socket);
+    if (!(socket as PendingSocket)[kHandshakeTimer]) armHandshakeTimer(socket, this.handshakeTimeout);
+    // Nobody else watches the socket while the hooks run, and http sockets allow half-open: a
+    // client that hangs up would leave it open until the timer fired.
+    socket.once('end', destroyOnEnd);
     this.runHooks(req, socket).then(
       (outcome) => {
-        if (timer) clearTimeout(timer);
-        if ('status' in outcome) return this.refuse(socket, outcome);
-        this.upgrade(req, socket, head, check.key, check.protocols, outcome.user, callback);
+        if (!('status' in outcome)) return this.upgrade(socket, head, checked, outcome.user, callback);
+        // The app shaped this refusal: one it cannot send safely is its error, and a 500.
+        const problem = invalidRefusal(outcome);
+        if (problem) this.emit('upgradeError', new Error(problem), req);
+        this.refuse(socket, outcome);
       },
       (error: unknown) => {
-        if (timer) clearTimeout(timer);
         this.emit('upgradeError', error, req);
         this.refuse(socket, { status: 500, message: 'Internal Server Error' });
       },
     );
   }
 
-  /** Checks that do not need the handshake's details: closing, path, connection limits. */
+  /** Checks of this server's state rather than of the request: closing, connection limits. */
   private admit(req: http.IncomingMessage): Refusal | null {
     if (this.closed) return { status: 503, message: 'Server is closing' };
-    if (!this.shouldHandle(req)) return { status: 404, message: 'No WebSocket endpoint at this path' };
     const { maxConnections, maxConnectionsPerIp } = this.options;
     if (maxConnections !== undefined && this.clients.size >= maxConnections) {
       return { status: 503, message: 'Too many connections', headers: { 'Retry-After': '5' } };
@@ -187,7 +197,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   }
 
   private refuse(socket: Duplex, refusal: Refusal): void {
-    this.statistics.refused(refusal.status);
+    this.statistics.refused(invalidRefusal(refusal) ? 500 : refusal.status);
     refuse(socket, refusal);
   }
 
@@ -215,54 +225,49 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     } catch (error) {
       const status = (error as { status?: unknown } | null | undefined)?.status;
       if (typeof status === 'number' && status >= 400 && status < 600) {
-        return { status, message: (error as Error).message || 'Refused' };
+        const headers = (error as { headers?: unknown }).headers;
+        const plain = typeof headers === 'object' && headers !== null && !Array.isArray(headers);
+        return { status, message: (error as Error).message || 'Refused', headers: plain ? (headers as Record<string, string>) : undefined };
       }
       throw error;
     }
   }
 
   private upgrade(
-    req: http.IncomingMessage,
     socket: Duplex,
     head: Buffer,
-    key: string,
-    offered: string[],
+    checked: CheckedRequest<http.IncomingMessage>,
     user: unknown,
     callback: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
+    const req = checked.request;
     // The client may have gone while the hooks ran (its FIN already read: not readable), and
     // limits may have filled meanwhile.
     if (!socket.readable || !socket.writable || socket.destroyed) return void socket.destroy();
     const refusal = this.admit(req);
     if (refusal) return this.refuse(socket, refusal);
-    const pending = socket as PendingSocket;
-    if (pending[kHandshakeTimer]) {
-      clearTimeout(pending[kHandshakeTimer]);
-      pending[kHandshakeTimer] = undefined;
+    let accepted: ServerAcceptance;
+    try {
+      const result = this.handshake.accept(checked);
+      if (!result.ok) throw new Error('handleProtocols returned a value that is not a token');
+      accepted = result;
+    } catch (error) {
+      // handleProtocols is app code: its failure is this handshake's 500, never a throw out of
+      // an 'upgrade' listener or a promise callback.
+      this.emit('upgradeError', error, req);
+      return this.refuse(socket, { status: 500, message: 'Internal Server Error' });
     }
-    let protocol: string | false = offered[0] ?? false;
-    if (this.options.handleProtocols && offered.length) protocol = this.options.handleProtocols(new Set(offered), req);
-    const deflateOptions = deflateConfig(this.options.perMessageDeflate);
-    const agreement = deflateOptions && acceptOffer(req.headers['sec-websocket-extensions'], deflateOptions);
-    const extra = agreement ? [`Sec-WebSocket-Extensions: ${agreement.response}`] : [];
-    socket.write(buildAcceptResponse(key, protocol || undefined, extra));
+    clearHandshakeTimer(socket);
+    socket.write(accepted.response);
     socket.removeListener('error', destroyOnError);
+    socket.removeListener('end', destroyOnEnd);
 
     const ws = new WebSocket();
-    ws.protocol = protocol || '';
-    ws.extensions = agreement ? agreement.response : '';
+    ws.protocol = accepted.protocol;
+    ws.extensions = accepted.extensions;
     ws.user = user;
     ws.url = req.url ?? '/';
-    ws.attach(
-      socket,
-      'server',
-      {
-        maxPayload: this.options.maxPayload,
-        streaming: this.options.streaming,
-        deflate: agreement ? { params: agreement.params, options: deflateOptions! } : null,
-      },
-      { closeTimeout: this.options.closeTimeout, policies: this.policies },
-    );
+    ws.attach(socket, 'server', accepted.connection, { closeTimeout: this.options.closeTimeout, policies: this.policies });
     if (this.options.maxConnectionsPerIp !== undefined) {
       ws.peerAddress = clientAddress(req);
       this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);
@@ -313,6 +318,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       callback = options;
       options = undefined;
     }
+    // Every call gets the one shutdown: a second must not replace the first's resolver.
+    const done = (this.closing ??= this.shutdown(options));
+    if (callback) done.then(() => callback!(), callback);
+    return done;
+  }
+
+  private shutdown(options: CloseOptions | undefined): Promise<void> {
     const { code = CloseCode.GoingAway, reason = '', timeout = 10_000 } = options ?? {};
     this.closed = true;
     const server = this.httpServer;
@@ -335,11 +347,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       server!.close(() => resolve());
       server!.closeIdleConnections();
     });
-    const done = Promise.all([allClosed, serverClosed]).then(() => this.pubsub.close()).then(() => {
-      this.emit('close');
-    });
-    if (callback) done.then(() => callback!(), callback);
-    return done;
+    return Promise.all([allClosed, serverClosed])
+      .then(() => this.pubsub.close())
+      .then(() => {
+        this.emit('close');
+      });
   }
 }
 
@@ -353,8 +365,36 @@ export interface CloseOptions {
 const kHandshakeTimer = Symbol('rfc6455.handshakeTimer');
 type PendingSocket = Duplex & { [kHandshakeTimer]?: NodeJS.Timeout };
 
+/**
+ * Drops the socket if it has not upgraded within `ms`. Cleared on upgrade, refusal and close, and
+ * unref'd: the socket keeps the process alive while it is open, the timer must not keep it after.
+ */
+function armHandshakeTimer(socket: Duplex, ms: number): void {
+  const timer = setTimeout(dropUnupgraded, ms, socket);
+  timer.unref();
+  (socket as PendingSocket)[kHandshakeTimer] = timer;
+  socket.once('close', onPendingClose);
+}
+
+function clearHandshakeTimer(socket: Duplex): void {
+  const pending = socket as PendingSocket;
+  if (!pending[kHandshakeTimer]) return;
+  clearTimeout(pending[kHandshakeTimer]);
+  pending[kHandshakeTimer] = undefined;
+  socket.removeListener('close', onPendingClose);
+}
+
+function onPendingClose(this: Duplex): void {
+  clearHandshakeTimer(this);
+}
+
 function dropUnupgraded(socket: Duplex): void {
   socket.destroy();
+}
+
+/** Why a refusal cannot be sent as shaped (refusalResponse then sends a 500), or null. */
+function invalidRefusal(refusal: Refusal): string | null {
+  return unsafeRefusal(refusal.status, refusal.headers);
 }
 
 function clientAddress(req: http.IncomingMessage): string {
@@ -384,19 +424,20 @@ async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, inf
   return result ? null : { status: 403, message: 'Forbidden' };
 }
 
-export function deflateConfig(option: boolean | DeflateOptions | undefined): DeflateOptions | null {
-  if (!option) return null;
-  return option === true ? {} : option;
-}
-
 function refuse(socket: Duplex, refusal: Refusal): void {
+  clearHandshakeTimer(socket);
+  socket.removeListener('end', destroyOnEnd);
   socket.removeListener('error', destroyOnError);
   socket.on('error', destroyOnError);
   if (!socket.writable) return void socket.destroy();
-  socket.end(buildErrorResponse(refusal.status, refusal.message, refusal.headers), () => socket.destroy());
+  socket.end(refusalResponse(refusal), () => socket.destroy());
 }
 
 function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+function destroyOnEnd(this: Duplex): void {
   this.destroy();
 }
 

@@ -14,8 +14,23 @@ export {
   checkResponse,
   buildAcceptResponse,
   buildErrorResponse,
+  targetPath,
+  isToken,
+  isFieldValue,
+  unsafeRefusal,
   type Headers,
   type RequestCheck,
   type ResponseCheck,
   type UpgradeRequest,
 } from './handshake.js';
+export {
+  ServerHandshake,
+  refusalResponse,
+  deflateOptions,
+  type ServerHandshakeOptions,
+  type CheckedRequest,
+  type HandshakeRefusal,
+  type ServerAcceptance,
+} from './server-handshake.js';
+export { ClientHandshake, type ClientHandshakeOptions, type ClientAcceptance, type ClientFailure } from './client-handshake.js';
+export type { DeflateOptions, DeflateParams } from './extensions/permessage-deflate.js';
