@@ -8,7 +8,8 @@ import { DeflateCodec } from '../../src/protocol/extensions/deflate-codec.js';
 import { Limiter, zlibLimiter } from '../../src/protocol/extensions/limiter.js';
 import type { DeflateOptions, DeflateParams } from '../../src/protocol/extensions/permessage-deflate.js';
 import type { ProtocolError } from '../../src/protocol/errors.js';
-import { deflateMessage, inflateMessage, text, trackZlib, type ZlibTracker } from './helpers.js';
+import { deflateMessage, inflateMessage } from '../helpers/raw.js';
+import { text, trackZlib, type ZlibTracker } from './zlib.js';
 
 const TAKEOVER: DeflateParams = { deflateNoContextTakeover: false, inflateNoContextTakeover: false, deflateWindowBits: 15, inflateWindowBits: 15 };
 const NO_TAKEOVER: DeflateParams = { deflateNoContextTakeover: true, inflateNoContextTakeover: true, deflateWindowBits: 15, inflateWindowBits: 15 };

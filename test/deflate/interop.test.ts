@@ -6,15 +6,15 @@ import { existsSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket as WsClient, WebSocketServer as WsServer, type PerMessageDeflateOptions, type RawData } from 'ws';
 import { connect, type DeflateOptions, type WebSocket } from '../../src/index.js';
-import { startServer, text } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { startServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
+import { text } from './zlib.js';
 
-const cleanup: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const defer = useCleanup();
 
 /** Large compressible text, random-ish binary, a small one, fragments, and repeats (takeover). */
 function corpus(): Array<string | Buffer> {
@@ -28,8 +28,7 @@ function asBuffer(data: RawData | Buffer): Buffer {
 }
 
 async function ourEchoServer(perMessageDeflate: boolean | DeflateOptions) {
-  const started = await startServer({ perMessageDeflate });
-  cleanup.push(() => started.server.close());
+  const started = await startServer(defer, { perMessageDeflate });
   const extensions: string[] = [];
   started.server.on('connection', (ws) => {
     extensions.push(ws.extensions);
@@ -41,7 +40,7 @@ async function ourEchoServer(perMessageDeflate: boolean | DeflateOptions) {
 async function wsEchoServer(perMessageDeflate: boolean | PerMessageDeflateOptions) {
   const server = new WsServer({ port: 0, host: '127.0.0.1', perMessageDeflate });
   await new Promise<void>((resolve) => server.once('listening', resolve));
-  cleanup.push(() => new Promise<void>((resolve) => {
+  defer(() => new Promise<void>((resolve) => {
     for (const c of server.clients) c.terminate();
     server.close(() => resolve());
   }));
@@ -56,7 +55,7 @@ async function wsEchoServer(perMessageDeflate: boolean | PerMessageDeflateOption
 /** ws's client: sends each message (the fragmented one in three frames) and checks each echo. */
 async function exchangeWsClient(url: string, options: boolean | PerMessageDeflateOptions): Promise<string> {
   const ws = new WsClient(url, { perMessageDeflate: options });
-  cleanup.push(() => ws.terminate());
+  defer(() => ws.terminate());
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
@@ -69,7 +68,7 @@ async function exchangeWsClient(url: string, options: boolean | PerMessageDeflat
   ws.send(fragmented.slice(0, 10_000), { fin: false });
   ws.send(fragmented.slice(10_000, 20_000), { fin: false });
   ws.send(fragmented.slice(20_000), { fin: true });
-  await until(() => received.length === messages.length + 1);
+  await waitFor(() => received.length === messages.length + 1, 10_000);
   [...messages, fragmented].forEach((m, i) => {
     expect(received[i].isBinary, `message ${i}`).toBe(typeof m !== 'string');
     expect(received[i].data.equals(Buffer.from(m)), `message ${i}`).toBe(true);
@@ -83,7 +82,7 @@ async function exchangeWsClient(url: string, options: boolean | PerMessageDeflat
 /** Our client: the same exchange, fragmented sends included. */
 async function exchangeOurClient(url: string, options: boolean | DeflateOptions): Promise<WebSocket> {
   const ws = await connect(url, { perMessageDeflate: options });
-  cleanup.push(() => ws.terminate());
+  defer(() => ws.terminate());
   const received: Array<{ data: Buffer; isBinary: boolean }> = [];
   ws.on('message', (data, isBinary) => received.push({ data: data as Buffer, isBinary }));
   const messages = corpus();
@@ -93,20 +92,12 @@ async function exchangeOurClient(url: string, options: boolean | DeflateOptions)
   ws.send(fragmented.slice(10_000, 20_000), { fin: false });
   ws.send('', { fin: false });
   ws.send(fragmented.slice(20_000), { fin: true });
-  await until(() => received.length === messages.length + 1);
+  await waitFor(() => received.length === messages.length + 1, 10_000);
   [...messages, fragmented].forEach((m, i) => {
     expect(received[i].isBinary, `message ${i}`).toBe(typeof m !== 'string');
     expect(received[i].data.equals(Buffer.from(m)), `message ${i}`).toBe(true);
   });
   return ws;
-}
-
-async function until(check: () => boolean, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('ws client → our server', () => {
@@ -181,8 +172,7 @@ describe('headless Chromium → our server', () => {
     if (!browser) {
       throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get update && apt-get install -y chromium); .ci/run does this before npm test`);
     }
-    const started = await startServer({ perMessageDeflate: true });
-    cleanup.push(() => started.server.close());
+    const started = await startServer(defer, { perMessageDeflate: true });
     const connections: Array<{ extensions: string; socket: Socket; offered: string }> = [];
     started.server.on('connection', (ws, req) => {
       connections.push({ extensions: ws.extensions, socket: req.socket as Socket, offered: req.headers['sec-websocket-extensions'] ?? '' });
@@ -223,11 +213,11 @@ describe('headless Chromium → our server', () => {
       res.end(page);
     });
     await new Promise<void>((resolve) => http_.listen(0, '127.0.0.1', resolve));
-    cleanup.push(() => new Promise<void>((resolve) => http_.close(() => resolve())));
+    defer(() => new Promise<void>((resolve) => http_.close(() => resolve())));
     const pageUrl = `http://127.0.0.1:${(http_.address() as AddressInfo).port}/`;
 
     const tab = await browser.newPage();
-    cleanup.push(() => tab.close());
+    defer(() => tab.close());
     await tab.goto(pageUrl);
     const result = (await tab.evaluate('window.result')) as { extensions: string; same: boolean[]; sent: number; error?: string };
     expect(result.error).toBeUndefined();

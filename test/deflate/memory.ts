@@ -14,10 +14,10 @@
  *   small-window  { serverMaxWindowBits: 10, clientMaxWindowBits: 10, memLevel: 4 } with takeover
  */
 import { fork } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import * as zlib from 'node:zlib';
+import { compressedFrame, frame, OP, RawClient } from '../helpers/raw.js';
+import { delay } from '../helpers/wait.js';
 
 const MODES: Record<string, boolean | object> = {
   off: false,
@@ -47,7 +47,7 @@ async function server(mode: string): Promise<void> {
     if (message !== 'measure') return;
     for (let i = 0; i < 5; i++) {
       (globalThis as { gc?: () => void }).gc!();
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await delay(50);
     }
     const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
     process.send!({ usage: { rss, heapUsed, external, arrayBuffers }, clients: wss.clients.size, extensions });
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < n; i += 250) {
       sockets.push(...(await Promise.all(Array.from({ length: Math.min(250, n - i) }, () => exchange(port)))));
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await delay(500);
     child.send('measure');
     const after = await ask<{ usage: Usage; clients: number; extensions: string }>();
     if (after.clients !== n) throw new Error(`${after.clients} connections open, expected ${n}`);
@@ -88,50 +88,20 @@ async function main(): Promise<void> {
   }
 }
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const TEXT = (() => {
   const words = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta', 'iota', 'kappa', 'lambda', 'mu'];
   let text = '';
   for (let i = 0; text.length < 2048; i++) text += words[(i * 7 + (i >> 2)) % words.length] + ' ';
   return Buffer.from(text);
 })();
-/** 2 KiB of text, compressed as a first message (RFC 7692 §7.2.1) or plain when the server declined. */
-const COMPRESSED = textFrame(zlib.deflateRawSync(TEXT, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4), true);
-const PLAIN = textFrame(TEXT, false);
 
-function textFrame(payload: Buffer, rsv1: boolean): Buffer {
-  const key = randomBytes(4);
-  const masked = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
-  return Buffer.concat([Buffer.from([rsv1 ? 0xc1 : 0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]), key, masked]);
-}
-
-/** Handshake offering permessage-deflate, one message, wait for any reply bytes; the socket stays open. */
-function exchange(port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const key = randomBytes(16).toString('base64');
-    const accept = createHash('sha1').update(key + GUID).digest('base64');
-    const socket = net.connect(port, '127.0.0.1');
-    let head = '';
-    let upgraded = false;
-    socket.on('error', reject);
-    socket.on('data', (chunk) => {
-      if (upgraded) {
-        socket.removeAllListeners('data');
-        socket.pause();
-        return resolve(socket);
-      }
-      head += chunk.toString('latin1');
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      if (!head.includes(accept)) return reject(new Error(head));
-      upgraded = true;
-      socket.write(/sec-websocket-extensions: permessage-deflate/i.test(head) ? COMPRESSED : PLAIN);
-    });
-    socket.write(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n',
-    );
-  });
+/** Handshake offering permessage-deflate, one message (compressed when agreed), wait for any reply bytes; the socket stays open. */
+async function exchange(port: number): Promise<net.Socket> {
+  const client = await RawClient.open(port, { extensions: 'permessage-deflate; client_max_window_bits' });
+  client.send(/^permessage-deflate/.test(client.extensions) ? compressedFrame(OP.text, TEXT) : frame(OP.text, TEXT));
+  await client.waitFor(() => client.bytesReceived > 0, 30_000, 'the echo');
+  client.socket.pause();
+  return client.socket;
 }
 
 // Last, so that every constant above is initialized.

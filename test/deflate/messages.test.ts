@@ -3,44 +3,37 @@
  * (or forge) the bytes on the wire (RFC 7692 §6, §7.2; RFC 6455 §5.2 for RSV1).
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import * as zlib from 'node:zlib';
 import { connect, type ServerOptions, type WebSocket } from '../../src/index.js';
 import { Connection, type ConnectionEvents } from '../../src/protocol/connection.js';
 import { zlibLimiter } from '../../src/protocol/extensions/limiter.js';
-import { deflateMessage, delay, frame, inflateMessage, OP, RawPeer, startServer, text, trackZlib, until, type ZlibTracker } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { compressedFrame, deflateMessage, frame, inflateMessage, messageDeflater, OP, RawClient, RSV1 } from '../helpers/raw.js';
+import { startEchoServer, startServer } from '../helpers/server.js';
+import { closed, delay, nextMessage, waitFor } from '../helpers/wait.js';
+import { text, trackZlib, type ZlibTracker } from './zlib.js';
 
-const cleanup: Array<() => unknown> = [];
 let tracker: ZlibTracker | null = null;
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
+afterEach(() => {
   tracker?.stop();
   tracker = null;
 });
+// Registered after the tracker's afterEach, so it runs first (vitest runs afterEach hooks last
+// registered first): what a test opened is closed while tracking is still on.
+const defer = useCleanup();
 
-async function echoServer(perMessageDeflate: ServerOptions['perMessageDeflate'] = true, maxPayload?: number) {
-  const started = await startServer({ perMessageDeflate, maxPayload });
-  started.server.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
-  cleanup.push(() => started.server.close());
-  return started;
+function echoServer(perMessageDeflate: ServerOptions['perMessageDeflate'] = true, maxPayload?: number) {
+  return startEchoServer(defer, { perMessageDeflate, maxPayload });
 }
 
 async function client(url: string, options: Parameters<typeof connect>[1] = {}): Promise<WebSocket> {
   const ws = await connect(url, options);
-  cleanup.push(() => ws.terminate());
+  defer(() => ws.terminate());
   return ws;
 }
 
-function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
-  return new Promise((resolve) => ws.once('message', (data, isBinary) => resolve({ data: data as Buffer, isBinary })));
-}
-
-function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-}
-
-async function rawPeer(port: number, offer = 'permessage-deflate'): Promise<RawPeer> {
-  const peer = await RawPeer.open(port, offer);
-  cleanup.push(() => peer.destroy());
+async function rawPeer(port: number, offer = 'permessage-deflate'): Promise<RawClient> {
+  const peer = await RawClient.open(port, { extensions: offer });
+  defer(() => peer.destroy());
   return peer;
 }
 
@@ -48,8 +41,7 @@ describe('our client ⇄ our server', () => {
   it('negotiates by default once the server turns it on; the server has it off by default', async () => {
     const on = await echoServer(true);
     expect((await client(on.url)).extensions).toBe('permessage-deflate');
-    const off = await startServer();
-    cleanup.push(() => off.server.close());
+    const off = await startServer(defer);
     const [ws, serverSide] = await Promise.all([client(off.url), new Promise<WebSocket>((r) => off.server.once('connection', r))]);
     expect(ws.extensions).toBe('');
     expect(serverSide.extensions).toBe('');
@@ -69,8 +61,7 @@ describe('our client ⇄ our server', () => {
   });
 
   it('fragmented messages both ways (the server sends its echo in fragments too)', async () => {
-    const started = await startServer({ perMessageDeflate: true });
-    cleanup.push(() => started.server.close());
+    const started = await startServer(defer, { perMessageDeflate: true });
     started.server.on('connection', (ws) =>
       ws.on('message', (data, isBinary) => {
         const d = data as Buffer;
@@ -105,7 +96,7 @@ describe('our client ⇄ our server', () => {
     const received: string[] = [];
     ws.on('message', (data) => received.push(data.toString()));
     for (const m of messages) ws.send(m);
-    await until(() => received.length === messages.length, 10_000, 'echoes');
+    await waitFor(() => received.length === messages.length, 10_000, 'echoes');
     expect(received).toEqual(messages);
   });
 });
@@ -113,16 +104,15 @@ describe('our client ⇄ our server', () => {
 describe('on the wire (raw peer)', () => {
   it('context takeover: the same 1 KiB twice is much smaller the second time; not with server_no_context_takeover', async () => {
     const message = text(1024, 7);
-    const started = await startServer({ perMessageDeflate: true });
-    cleanup.push(() => started.server.close());
+    const started = await startServer(defer, { perMessageDeflate: true });
     started.server.on('connection', (ws) => {
       ws.send(message);
       ws.send(message);
     });
     const sizes = async (offer: string) => {
       const peer = await rawPeer(started.port, offer);
-      const a = (await peer.next())!;
-      const b = (await peer.next())!;
+      const a = (await peer.read())!;
+      const b = (await peer.read())!;
       expect(a.rsv1 && b.rsv1).toBe(true);
       expect(inflateMessage(a.payload).toString()).toBe(message);
       return [a.payload.length, b.payload.length];
@@ -139,39 +129,28 @@ describe('on the wire (raw peer)', () => {
     // Echoes come back each on its own (server_no_context_takeover), so they inflate alone here.
     const peer = await rawPeer(port, 'permessage-deflate; server_no_context_takeover');
     // One zlib stream for both messages: the second refers back into the first.
-    const deflater = zlib.createDeflateRaw();
-    const chunks: Buffer[] = [];
-    deflater.on('data', (c: Buffer) => chunks.push(c));
-    const compress = (s: string) =>
-      new Promise<Buffer>((resolve) => {
-        deflater.write(s);
-        deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-          const out = Buffer.concat(chunks.splice(0));
-          resolve(out.subarray(0, out.length - 4));
-        });
-      });
+    const deflater = messageDeflater();
     const message = text(2000, 11);
-    const first = await compress(message);
-    const second = await compress(message);
+    const first = await deflater.compress(message);
+    const second = await deflater.compress(message);
     expect(second.length).toBeLessThan(first.length / 4);
-    peer.send(frame({ opcode: OP.text, rsv1: true, payload: first }), frame({ opcode: OP.text, rsv1: true, payload: second }));
+    peer.send(frame(OP.text, first, { rsv: RSV1 }), frame(OP.text, second, { rsv: RSV1 }));
     for (let i = 0; i < 2; i++) {
-      const echo = (await peer.next())!;
+      const echo = (await peer.read())!;
       expect(inflateMessage(echo.payload).toString()).toBe(message);
     }
     deflater.close();
   });
 
   it('threshold: below it RSV1 is clear and the payload plain; at or above it, compressed', async () => {
-    const started = await startServer({ perMessageDeflate: { threshold: 2000 } });
-    cleanup.push(() => started.server.close());
+    const started = await startServer(defer, { perMessageDeflate: { threshold: 2000 } });
     started.server.on('connection', (ws) => {
       ws.send('x'.repeat(1999));
       ws.send('x'.repeat(2000));
     });
     const peer = await rawPeer(started.port);
-    const small = (await peer.next())!;
-    const large = (await peer.next())!;
+    const small = (await peer.read())!;
+    const large = (await peer.read())!;
     expect(small.rsv1).toBe(false);
     expect(small.payload.toString()).toBe('x'.repeat(1999));
     expect(large.rsv1).toBe(true);
@@ -179,27 +158,25 @@ describe('on the wire (raw peer)', () => {
   });
 
   it('the default threshold is 1024 bytes', async () => {
-    const started = await startServer({ perMessageDeflate: true });
-    cleanup.push(() => started.server.close());
+    const started = await startServer(defer, { perMessageDeflate: true });
     started.server.on('connection', (ws) => {
       ws.send(Buffer.alloc(1023));
       ws.send(Buffer.alloc(1024));
     });
     const peer = await rawPeer(started.port);
-    expect((await peer.next())!.rsv1).toBe(false);
-    expect((await peer.next())!.rsv1).toBe(true);
+    expect((await peer.read())!.rsv1).toBe(false);
+    expect((await peer.read())!.rsv1).toBe(true);
   });
 
   it('fragments: RSV1 on the first frame only (RFC 7692 §6.1)', async () => {
-    const started = await startServer({ perMessageDeflate: { threshold: 0 } });
-    cleanup.push(() => started.server.close());
+    const started = await startServer(defer, { perMessageDeflate: { threshold: 0 } });
     started.server.on('connection', (ws) => {
       ws.send(text(3000, 1), { fin: false });
       ws.send(text(3000, 2), { fin: false });
       ws.send(text(3000, 3), { fin: true });
     });
     const peer = await rawPeer(started.port);
-    const frames = [(await peer.next())!, (await peer.next())!, (await peer.next())!];
+    const frames = [(await peer.read())!, (await peer.read())!, (await peer.read())!];
     expect(frames.map((f) => [f.opcode, f.rsv1, f.fin])).toEqual([
       [OP.text, true, false],
       [OP.cont, false, false],
@@ -215,29 +192,28 @@ describe('on the wire (raw peer)', () => {
     const compressed = deflateMessage(message);
     const cut = [0, 10, 11, Math.floor(compressed.length / 2), compressed.length];
     peer.send(
-      frame({ opcode: OP.text, rsv1: true, fin: false, payload: compressed.subarray(cut[0], cut[1]) }),
-      frame({ opcode: OP.cont, fin: false, payload: compressed.subarray(cut[1], cut[2]) }),
-      frame({ opcode: OP.ping, payload: 'interleaved' }),
-      frame({ opcode: OP.cont, fin: false, payload: compressed.subarray(cut[2], cut[3]) }),
-      frame({ opcode: OP.cont, fin: true, payload: compressed.subarray(cut[3], cut[4]) }),
+      frame(OP.text, compressed.subarray(cut[0], cut[1]), { fin: false, rsv: RSV1 }),
+      frame(OP.cont, compressed.subarray(cut[1], cut[2]), { fin: false }),
+      frame(OP.ping, 'interleaved'),
+      frame(OP.cont, compressed.subarray(cut[2], cut[3]), { fin: false }),
+      frame(OP.cont, compressed.subarray(cut[3], cut[4]), { fin: true }),
     );
-    const pong = (await peer.next())!;
+    const pong = (await peer.read())!;
     expect([pong.opcode, pong.rsv1, pong.payload.toString()]).toEqual([OP.pong, false, 'interleaved']);
-    const echo = (await peer.next())!;
+    const echo = (await peer.read())!;
     expect(inflateMessage(echo.payload).toString()).toBe(message);
   });
 
   it('an uncompressed message (RSV1 clear) is fine on a connection with the extension', async () => {
     const { port } = await echoServer({ threshold: 100_000 });
     const peer = await rawPeer(port);
-    peer.send(frame({ opcode: OP.binary, payload: Buffer.from([9, 8, 7]) }));
-    const echo = (await peer.next())!;
+    peer.send(frame(OP.binary, Buffer.from([9, 8, 7])));
+    const echo = (await peer.read())!;
     expect([echo.rsv1, [...echo.payload]]).toEqual([false, [9, 8, 7]]);
   });
 
   it('control frames are never compressed, whatever their size and the threshold', async () => {
-    const started = await startServer({ perMessageDeflate: { threshold: 0 } });
-    cleanup.push(() => started.server.close());
+    const started = await startServer(defer, { perMessageDeflate: { threshold: 0 } });
     started.server.on('connection', (ws) => {
       ws.ping(Buffer.alloc(125, 0x61));
       ws.pong(Buffer.alloc(125, 0x62));
@@ -245,7 +221,7 @@ describe('on the wire (raw peer)', () => {
       ws.close(1000, 'a'.repeat(123));
     });
     const peer = await rawPeer(started.port);
-    const frames = [(await peer.next())!, (await peer.next())!, (await peer.next())!, (await peer.next())!];
+    const frames = [(await peer.read())!, (await peer.read())!, (await peer.read())!, (await peer.read())!];
     expect(frames.map((f) => [f.opcode, f.rsv1])).toEqual([
       [OP.ping, false],
       [OP.pong, false],
@@ -255,14 +231,14 @@ describe('on the wire (raw peer)', () => {
     expect(frames[0].payload.equals(Buffer.alloc(125, 0x61))).toBe(true);
     expect(frames[3].payload.subarray(2).toString()).toBe('a'.repeat(123));
     // Our pong answering the peer's ping is plain too.
-    peer.send(frame({ opcode: OP.ping, payload: Buffer.alloc(100, 0x64) }));
+    peer.send(frame(OP.ping, Buffer.alloc(100, 0x64)));
   });
 
   it.each([
-    ['a continuation frame', [frame({ opcode: OP.text, rsv1: true, fin: false, payload: deflateMessage('he') }), frame({ opcode: OP.cont, rsv1: true, payload: Buffer.from([0]) })]],
-    ['a ping', [frame({ opcode: OP.ping, rsv1: true, payload: 'x' })]],
-    ['a pong', [frame({ opcode: OP.pong, rsv1: true })]],
-    ['a close frame', [frame({ opcode: OP.close, rsv1: true, payload: Buffer.from([0x03, 0xe8]) })]],
+    ['a continuation frame', [compressedFrame(OP.text, 'he', { fin: false }), frame(OP.cont, Buffer.from([0]), { rsv: RSV1 })]],
+    ['a ping', [frame(OP.ping, 'x', { rsv: RSV1 })]],
+    ['a pong', [frame(OP.pong, '', { rsv: RSV1 })]],
+    ['a close frame', [frame(OP.close, Buffer.from([0x03, 0xe8]), { rsv: RSV1 })]],
   ])('RSV1 on %s → close 1002 (RFC 7692 §6.1, RFC 6455 §5.2)', async (_, frames) => {
     const { port } = await echoServer(true);
     const peer = await rawPeer(port);
@@ -275,14 +251,14 @@ describe('on the wire (raw peer)', () => {
     const { port } = await echoServer(false);
     const peer = await rawPeer(port);
     expect(peer.extensions).toBe('');
-    peer.send(frame({ opcode: OP.text, rsv1: true, payload: deflateMessage('hello') }));
+    peer.send(compressedFrame(OP.text, 'hello'));
     expect((await peer.untilClose()).code).toBe(1002);
   });
 
   it('RSV1 on a control frame in the middle of a compressed message → 1002', async () => {
     const { port } = await echoServer(true);
     const peer = await rawPeer(port);
-    peer.send(frame({ opcode: OP.binary, rsv1: true, fin: false, payload: deflateMessage('abc') }), frame({ opcode: OP.ping, rsv1: true }));
+    peer.send(compressedFrame(OP.binary, 'abc', { fin: false }), frame(OP.ping, '', { rsv: RSV1 }));
     expect((await peer.untilClose()).code).toBe(1002);
   });
 
@@ -294,7 +270,7 @@ describe('on the wire (raw peer)', () => {
     const errors: Error[] = [];
     ws.on('error', (e) => errors.push(e));
     const serverClosed = closed(ws);
-    peer.send(frame({ opcode: OP.binary, rsv1: true, payload: Buffer.from([0xff, 0xfe, 0xfd, 0xfc]) }));
+    peer.send(frame(OP.binary, Buffer.from([0xff, 0xfe, 0xfd, 0xfc]), { rsv: RSV1 }));
     expect((await peer.untilClose()).code).toBe(1007);
     expect((await serverClosed).code).toBe(1007);
     expect(errors[0]?.message).toMatch(/Invalid compressed data/);
@@ -303,7 +279,7 @@ describe('on the wire (raw peer)', () => {
   it('compressed text that inflates to invalid UTF-8 → 1007', async () => {
     const { port } = await echoServer(true);
     const peer = await rawPeer(port);
-    peer.send(frame({ opcode: OP.text, rsv1: true, payload: deflateMessage(Buffer.from([0x68, 0xc3, 0x28])) }));
+    peer.send(compressedFrame(OP.text, Buffer.from([0x68, 0xc3, 0x28])));
     expect((await peer.untilClose()).code).toBe(1007);
   });
 
@@ -315,20 +291,20 @@ describe('on the wire (raw peer)', () => {
     expect(bomb.length).toBeLessThan(maxPayload);
     const peer = await rawPeer(port);
     const before = process.memoryUsage().arrayBuffers;
-    peer.send(frame({ opcode: OP.binary, rsv1: true, payload: bomb }));
+    peer.send(frame(OP.binary, bomb, { rsv: RSV1 }));
     expect((await peer.untilClose()).code).toBe(1009);
     await delay(100);
     expect(tracker.inflatedBytes).toBeGreaterThan(maxPayload);
     expect(tracker.inflatedBytes).toBeLessThanOrEqual(maxPayload + 64 * 1024);
     // What memory held while it inflated: nowhere near the bomb's 100 MB.
     expect(tracker.peakArrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
-    await until(() => tracker!.open() === 0, 2000, 'zlib handles closed');
+    await waitFor(() => tracker!.open() === 0, 2000, 'zlib handles closed');
   });
 
   it('the compressed size is limited by maxPayload too, from the frame header', async () => {
     const { port } = await echoServer(true, 1000);
     const peer = await rawPeer(port);
-    peer.send(frame({ opcode: OP.binary, rsv1: true, payload: Buffer.alloc(1001) }));
+    peer.send(frame(OP.binary, Buffer.alloc(1001), { rsv: RSV1 }));
     expect((await peer.untilClose()).code).toBe(1009);
   });
 });
@@ -343,11 +319,11 @@ describe('safety under load', () => {
         job();
       });
     };
-    cleanup.push(() => (zlibLimiter.run = run));
+    defer(() => (zlibLimiter.run = run));
     const { url } = await echoServer(true);
     const clients = await Promise.all(Array.from({ length: 200 }, () => client(url)));
     const replies = clients.map((ws, i) => {
-      const reply = nextMessage(ws);
+      const reply = nextMessage(ws, 30_000);
       ws.send(text(20_000, i));
       return reply;
     });
@@ -376,7 +352,7 @@ describe('safety under load', () => {
     const aClosed = closed(a);
     a.close(1000);
     await aClosed;
-    await until(() => tracker!.open() === 0, 2000, 'contexts freed after a clean close');
+    await waitFor(() => tracker!.open() === 0, 2000, 'contexts freed after a clean close');
     // Abrupt end.
     const b = await client(started.url);
     await exchange(b);
@@ -384,15 +360,15 @@ describe('safety under load', () => {
     const bServerClosed = closed(serverSockets[1]);
     b.terminate();
     await bServerClosed;
-    await until(() => tracker!.open() === 0, 2000, 'contexts freed after terminate');
+    await waitFor(() => tracker!.open() === 0, 2000, 'contexts freed after terminate');
     // Failure: a raw peer sends garbage after a good compressed message.
     const peer = await rawPeer(started.port);
-    peer.send(frame({ opcode: OP.text, rsv1: true, payload: deflateMessage(text(5000)) }));
-    await peer.next();
+    peer.send(compressedFrame(OP.text, text(5000)));
+    await peer.read();
     expect(tracker.open()).toBe(2);
-    peer.send(frame({ opcode: 0x3 }));
+    peer.send(frame(0x3));
     expect((await peer.untilClose()).code).toBe(1002);
-    await until(() => tracker!.open() === 0, 2000, 'contexts freed after a protocol error');
+    await waitFor(() => tracker!.open() === 0, 2000, 'contexts freed after a protocol error');
     // Every stream ever made is closed.
     expect(tracker.deflaters.every((s) => s.destroyed) && tracker.inflaters.every((s) => s.destroyed)).toBe(true);
   });
@@ -405,7 +381,7 @@ describe('safety under load', () => {
     ws.send(text(5000));
     await reply;
     expect(tracker.deflaters.length + tracker.inflaters.length).toBe(4);
-    await until(() => tracker!.open() === 0, 2000, 'contexts dropped after the message');
+    await waitFor(() => tracker!.open() === 0, 2000, 'contexts dropped after the message');
   });
 
   it('a compressed message still inflating when the connection goes is not delivered (no message after close)', async () => {
@@ -427,12 +403,12 @@ describe('safety under load', () => {
     const busy = zlibLimiter.concurrency;
     for (let i = 0; i < busy; i++) zlibLimiter.run(() => {});
     const connection = new Connection('server', events, { deflate: { params, options: {} } });
-    connection.receive(frame({ opcode: OP.text, rsv1: true, payload: deflateMessage('hello') }));
+    connection.receive(compressedFrame(OP.text, 'hello'));
     connection.destroy();
     for (let i = 0; i < busy; i++) zlibLimiter.done();
     // And one inflating when the transport goes.
     const second = new Connection('server', events, { deflate: { params, options: {} } });
-    second.receive(frame({ opcode: OP.text, rsv1: true, payload: deflateMessage('world') }));
+    second.receive(compressedFrame(OP.text, 'world'));
     second.destroy();
     await delay(50);
     expect(events.messages.map(String)).toEqual([]);
@@ -440,8 +416,7 @@ describe('safety under load', () => {
   });
 
   it('a message that arrived whole before the peer vanished is delivered before close, even mid-inflate', async () => {
-    const started = await startServer({ perMessageDeflate: true });
-    cleanup.push(() => started.server.close());
+    const started = await startServer(defer, { perMessageDeflate: true });
     const seen: string[] = [];
     started.server.on('connection', (ws) => {
       ws.on('message', () => seen.push('message'));
@@ -452,7 +427,7 @@ describe('safety under load', () => {
     let released = false;
     try {
       const peer = await rawPeer(started.port);
-      peer.send(frame({ opcode: OP.text, rsv1: true, payload: deflateMessage(text(3000)) }));
+      peer.send(compressedFrame(OP.text, text(3000)));
       await delay(50);
       peer.destroy();
       await delay(100);
@@ -460,7 +435,7 @@ describe('safety under load', () => {
       expect(seen).toEqual([]);
       for (let i = 0; i < busy; i++) zlibLimiter.done();
       released = true;
-      await until(() => seen.includes('close'), 2000, 'close');
+      await waitFor(() => seen.includes('close'), 2000, 'close');
     } finally {
       if (!released) for (let i = 0; i < busy; i++) zlibLimiter.done();
     }
@@ -480,7 +455,7 @@ describe('send callbacks', () => {
     ws.terminate();
     await gone;
     ws.send(text(5000), spy);
-    await until(() => spy.mock.calls.length === 1, 2000, 'callback');
+    await waitFor(() => spy.mock.calls.length === 1, 2000, 'callback');
     expect(spy.mock.calls[0][0]).toBeInstanceOf(Error);
   });
 });

@@ -8,20 +8,24 @@ import { fileURLToPath } from 'node:url';
 import * as zlib from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, HandshakeError, type DeflateOptions, type WebSocket } from '../../src/index.js';
-import { deflateMessage, frame, inflateMessage, OP, RawPeer, RawServer, startServer, text, trackZlib, until, type ZlibTracker } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { compressedFrame, frame, inflateMessage, messageDeflater, OP, RawClient, RawServer, RSV1 } from '../helpers/raw.js';
+import { startServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
+import { text, trackZlib, type ZlibTracker } from './zlib.js';
 
-const cleanup: Array<() => unknown> = [];
 let tracker: ZlibTracker | null = null;
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
+afterEach(() => {
   tracker?.stop();
   tracker = null;
 });
+// Registered after the tracker's afterEach, so it runs first (vitest runs afterEach hooks last
+// registered first): what a test opened is closed while tracking is still on.
+const defer = useCleanup();
 
 /** A server with `options` that sends `messages` to each client as it connects. */
 async function sendingServer(options: boolean | DeflateOptions, messages: Array<string | Buffer>) {
-  const started = await startServer({ perMessageDeflate: options });
-  cleanup.push(() => started.server.close());
+  const started = await startServer(defer, { perMessageDeflate: options });
   started.server.on('connection', (ws) => {
     for (const m of messages) ws.send(m);
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
@@ -29,27 +33,25 @@ async function sendingServer(options: boolean | DeflateOptions, messages: Array<
   return started;
 }
 
-async function peer(port: number, offer: string): Promise<RawPeer> {
-  const p = await RawPeer.open(port, offer);
-  cleanup.push(() => p.destroy());
+async function peer(port: number, offer: string): Promise<RawClient> {
+  const p = await RawClient.open(port, { extensions: offer });
+  defer(() => p.destroy());
   return p;
 }
 
-async function frames(p: RawPeer, n: number) {
+async function frames(p: RawClient, n: number) {
   const out = [];
-  for (let i = 0; i < n; i++) out.push((await p.next())!);
+  for (let i = 0; i < n; i++) out.push((await p.read())!);
   return out;
 }
 
-async function rawServer(respond: (offer: string) => string | null): Promise<RawServer> {
-  const server = await RawServer.start(respond);
-  cleanup.push(() => server.close());
-  return server;
+function rawServer(respond: (offer: string) => string | null): Promise<RawServer> {
+  return RawServer.start(defer, { extensions: respond });
 }
 
 async function client(url: string, options: Parameters<typeof connect>[1] = {}): Promise<WebSocket> {
   const ws = await connect(url, options);
-  cleanup.push(() => ws.terminate());
+  defer(() => ws.terminate());
   return ws;
 }
 
@@ -71,8 +73,7 @@ describe('server options', () => {
       [true, 'permessage-deflate'],
       [{}, 'permessage-deflate'],
     ] as const) {
-      const started = await startServer({ perMessageDeflate: option });
-      cleanup.push(() => started.server.close());
+      const started = await startServer(defer, { perMessageDeflate: option });
       expect((await peer(started.port, 'permessage-deflate; client_max_window_bits')).extensions).toBe(expected);
     }
   });
@@ -100,22 +101,15 @@ describe('server options', () => {
     const { port } = await sendingServer({ clientNoContextTakeover: true, threshold: 100_000 }, []);
     const p = await peer(port, 'permessage-deflate');
     expect(p.extensions).toBe('permessage-deflate; client_no_context_takeover');
-    p.send(frame({ opcode: OP.text, rsv1: true, payload: deflateMessage(text(2000)) }));
-    expect((await p.next())!.payload.toString()).toBe(text(2000));
+    p.send(compressedFrame(OP.text, text(2000)));
+    expect((await p.read())!.payload.toString()).toBe(text(2000));
     expect(tracker.inflaters).toHaveLength(1);
-    await until(() => tracker!.open() === 0, 2000, 'inflater dropped');
+    await waitFor(() => tracker!.open() === 0, 2000, 'inflater dropped');
     // A second message that refers to the first (context kept by the peer) fails: the server forgot it.
-    const z = zlib.createDeflateRaw();
-    const chunks: Buffer[] = [];
-    z.on('data', (c: Buffer) => chunks.push(c));
-    const compress = (s: string) =>
-      new Promise<Buffer>((resolve) => {
-        z.write(s);
-        z.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve(Buffer.concat(chunks.splice(0)).subarray(0, -4)));
-      });
-    p.send(frame({ opcode: OP.text, rsv1: true, payload: await compress(text(2000, 5)) }));
-    await p.next();
-    p.send(frame({ opcode: OP.text, rsv1: true, payload: await compress(text(2000, 5)) }));
+    const z = messageDeflater();
+    p.send(frame(OP.text, await z.compress(text(2000, 5)), { rsv: RSV1 }));
+    await p.read();
+    p.send(frame(OP.text, await z.compress(text(2000, 5)), { rsv: RSV1 }));
     expect((await p.untilClose()).code).toBe(1007);
     z.close();
   });
@@ -150,18 +144,11 @@ describe('server options', () => {
     expect(p.extensions).toBe('permessage-deflate; client_max_window_bits=10');
     // A peer that breaks the agreement: one 15-bit stream whose second message refers 8000 bytes back,
     // into the first. The server's 1 KiB window no longer holds that: the data is refused.
-    const z = zlib.createDeflateRaw();
-    const chunks: Buffer[] = [];
-    z.on('data', (c: Buffer) => chunks.push(c));
-    const compress = (data: Buffer) =>
-      new Promise<Buffer>((resolve) => {
-        z.write(data);
-        z.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve(Buffer.concat(chunks.splice(0)).subarray(0, -4)));
-      });
+    const z = messageDeflater();
     const r = randomBytes(5000);
-    p.send(frame({ opcode: OP.binary, rsv1: true, payload: await compress(Buffer.concat([r, Buffer.alloc(3000, 1)])) }));
-    expect((await p.next())!.payload.length).toBe(8000);
-    p.send(frame({ opcode: OP.binary, rsv1: true, payload: await compress(r) }));
+    p.send(frame(OP.binary, await z.compress(Buffer.concat([r, Buffer.alloc(3000, 1)])), { rsv: RSV1 }));
+    expect((await p.read())!.payload.length).toBe(8000);
+    p.send(frame(OP.binary, await z.compress(r), { rsv: RSV1 }));
     expect((await p.untilClose()).code).toBe(1007);
     z.close();
     expect(tracker.inflaterOptions[0]).toMatchObject({ windowBits: 10 });
@@ -208,7 +195,7 @@ describe('client options', () => {
     const ws = await client(server.url);
     expect(ws.extensions).toBe('');
     ws.send(message);
-    await until(() => server.peers[0]?.frames.length === 1, 2000, 'frame');
+    await waitFor(() => server.peers[0]?.frames.length === 1, 2000, 'frame');
     expect(server.peers[0].frames[0].rsv1).toBe(false);
   });
 
@@ -222,7 +209,7 @@ describe('client options', () => {
       const ws = await client(server.url, { perMessageDeflate: options });
       ws.send(message);
       ws.send(message);
-      await until(() => server.peers[0]?.frames.length === 2, 2000, 'frames');
+      await waitFor(() => server.peers[0]?.frames.length === 2, 2000, 'frames');
       const [a, b] = server.peers[0].frames;
       expect(a.rsv1 && b.rsv1).toBe(true);
       expect(inflateMessage(a.payload).toString()).toBe(message);
@@ -258,13 +245,13 @@ describe('client options', () => {
     expect(server.offers[0]).toBe('permessage-deflate; client_max_window_bits=10');
     const data = farRepeat();
     ws.send(data);
-    await until(() => server.peers[0]?.frames.length === 1, 2000, 'frame');
+    await waitFor(() => server.peers[0]?.frames.length === 1, 2000, 'frame');
     expect(inflateWithWindow(server.peers[0].frames[0].payload, 10).equals(data)).toBe(true);
     // The server may lower it further.
     const lower = await rawServer(() => 'permessage-deflate; client_max_window_bits=9');
     const ws2 = await client(lower.url, { perMessageDeflate: { clientMaxWindowBits: 10, threshold: 0 } });
     ws2.send(data);
-    await until(() => lower.peers[0]?.frames.length === 1, 2000, 'frame');
+    await waitFor(() => lower.peers[0]?.frames.length === 1, 2000, 'frame');
     expect(inflateWithWindow(lower.peers[0].frames[0].payload, 9).equals(data)).toBe(true);
   });
 
@@ -289,7 +276,7 @@ describe('client options', () => {
     const ws = await client(server.url, { perMessageDeflate: { threshold: 5000, level: 0 } });
     ws.send('x'.repeat(4999));
     ws.send(text(5000));
-    await until(() => server.peers[0]?.frames.length === 2, 2000, 'frames');
+    await waitFor(() => server.peers[0]?.frames.length === 2, 2000, 'frames');
     const [a, b] = server.peers[0].frames;
     expect([a.rsv1, b.rsv1]).toEqual([false, true]);
     // Level 0: stored blocks, bigger than the text.
@@ -300,7 +287,7 @@ describe('client options', () => {
       const s = await rawServer(() => 'permessage-deflate');
       const c = await client(s.url, { perMessageDeflate: { memLevel } });
       c.send(text(200_000, 3));
-      await until(() => s.peers[0]?.frames.length === 1, 2000, 'frame');
+      await waitFor(() => s.peers[0]?.frames.length === 1, 2000, 'frame');
       sizes.push(s.peers[0].frames[0].payload.length);
     }
     expect(sizes[0]).toBeGreaterThan(sizes[1]);
@@ -325,7 +312,7 @@ describe('rfc6455 echo --deflate', () => {
 
   async function echo(args: string[]): Promise<string> {
     const child = spawn(tsx, [cli, 'echo', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    cleanup.push(() => child.kill());
+    defer(() => child.kill());
     const url = await new Promise<string>((resolve, reject) => {
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => {

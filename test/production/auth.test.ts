@@ -5,16 +5,18 @@
 import { once } from 'node:events';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, HandshakeError, type WebSocket, type WebSocketServer } from '../../src/index.js';
 import * as bearer from '../../examples/auth/bearer.js';
 import * as query from '../../examples/auth/query.js';
 import * as subprotocol from '../../examples/auth/subprotocol.js';
 import { issueToken } from '../../examples/auth/tokens.js';
-import { Cleanup, OP, RawPeer, closeFrame, delay, next, SLACK, startServer, until } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { closeFrame, OP, RawClient } from '../helpers/raw.js';
+import { startServer } from '../helpers/server.js';
+import { delay, next, SLACK } from '../helpers/wait.js';
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const defer = useCleanup();
 
 /** Counts 'connection' events, which a refused handshake must never produce. */
 function countConnections(server: WebSocketServer): { count: number } {
@@ -24,26 +26,25 @@ function countConnections(server: WebSocketServer): { count: number } {
 }
 
 /** A raw handshake that must be refused with `status`; the socket is closed by the server after it. */
-async function expectRefused(port: number, status: number, options: Parameters<typeof RawPeer.connect>[1] = {}): Promise<RawPeer> {
-  const peer = await RawPeer.connect(port, options);
-  cleanup.add(() => peer.destroy());
-  expect(peer.response.status).toBe(status);
+async function expectRefused(port: number, status: number, options: Parameters<typeof RawClient.connect>[1] = {}): Promise<RawClient> {
+  const peer = await RawClient.connect(port, options);
+  defer(() => peer.destroy());
+  expect(peer.status).toBe(status);
   await peer.closed;
   return peer;
 }
 
 describe('authenticate(req)', () => {
   it('attaches its result as ws.user (sync and async)', async () => {
-    const { server, port, url } = await startServer({
+    const { server, port, url } = await startServer(defer, {
       authenticate: async (req) => {
         await delay(10);
         return { name: req.headers['x-user'], at: 'async' };
       },
     });
-    cleanup.server(server);
     const connection = next<[WebSocket]>(server, 'connection');
     const client = await connect(url, { headers: { 'X-User': 'alice' } });
-    cleanup.add(() => client.terminate());
+    defer(() => client.terminate());
     const [ws] = await connection;
     expect(ws.user).toEqual({ name: 'alice', at: 'async' });
     expect(port).toBeGreaterThan(0);
@@ -51,8 +52,7 @@ describe('authenticate(req)', () => {
 
   it('false (or null, or undefined) → 401, and no connection', async () => {
     for (const verdict of [false, null, undefined]) {
-      const { server, port } = await startServer({ authenticate: () => verdict });
-      cleanup.server(server);
+      const { server, port } = await startServer(defer, { authenticate: () => verdict });
       const counter = countConnections(server);
       await expectRefused(port, 401);
       expect(counter.count).toBe(0);
@@ -61,19 +61,18 @@ describe('authenticate(req)', () => {
   });
 
   it('throwing an error with status 403 → 403 (and 401 → 401), and no connection', async () => {
-    const { server, port } = await startServer({
+    const { server, port } = await startServer(defer, {
       authenticate: (req) => {
         if (req.url === '/401') throw Object.assign(new Error('Who are you?'), { status: 401 });
         throw { status: 403 };
       },
     });
-    cleanup.server(server);
     const counter = countConnections(server);
     let upgradeErrors = 0;
     server.on('upgradeError', () => upgradeErrors++);
     await expectRefused(port, 403);
     const refused = await expectRefused(port, 401, { path: '/401' });
-    expect(refused.response.body).toContain('Who are you?');
+    expect(refused.body).toContain('Who are you?');
     expect(counter.count).toBe(0);
     expect(upgradeErrors).toBe(0);
     // The client's view: a HandshakeError carrying the status.
@@ -84,12 +83,11 @@ describe('authenticate(req)', () => {
 
   it('an unexpected error → 500 and an upgradeError event carrying it, and no connection', async () => {
     const boom = new Error('database down');
-    const { server, port } = await startServer({
+    const { server, port } = await startServer(defer, {
       authenticate: async () => {
         throw boom;
       },
     });
-    cleanup.server(server);
     const counter = countConnections(server);
     const upgradeError = next<[unknown, { url?: string }]>(server, 'upgradeError');
     await expectRefused(port, 500, { path: '/x' });
@@ -101,12 +99,11 @@ describe('authenticate(req)', () => {
   });
 
   it('throwing a non-object (null) is also a 500 whose upgradeError carries what was thrown', async () => {
-    const { server, port } = await startServer({
+    const { server, port } = await startServer(defer, {
       authenticate: () => {
         throw null;
       },
     });
-    cleanup.server(server);
     const upgradeError = next<[unknown]>(server, 'upgradeError');
     await expectRefused(port, 500);
     const [error] = await upgradeError;
@@ -114,11 +111,10 @@ describe('authenticate(req)', () => {
   });
 
   it('a hook that never settles is cut off by handshakeTimeout, and no connection', async () => {
-    const { server, port } = await startServer({ handshakeTimeout: 200, authenticate: () => new Promise(() => {}) });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { handshakeTimeout: 200, authenticate: () => new Promise(() => {}) });
     const counter = countConnections(server);
     const started = performance.now();
-    const error = await RawPeer.connect(port).catch((e: Error) => e);
+    const error = await RawClient.connect(port).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/closed before a response/);
     expect(performance.now() - started).toBeLessThan(200 + SLACK);
@@ -128,8 +124,7 @@ describe('authenticate(req)', () => {
   it('a client that leaves while the hook runs never becomes a connection', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const { server, port } = await startServer({ authenticate: () => gate.then(() => ({ id: 1 })) });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { authenticate: () => gate.then(() => ({ id: 1 })) });
     const counter = countConnections(server);
     const socket = net.connect({ port, host: '127.0.0.1' });
     socket.on('error', () => {});
@@ -148,17 +143,16 @@ describe('authenticate(req)', () => {
   });
 
   it('after open, ws.close(1008) is the policy close the peer sees', async () => {
-    const { server, port } = await startServer({ authenticate: () => ({ role: 'user' }) });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { authenticate: () => ({ role: 'user' }) });
     server.on('connection', (ws) => {
       ws.on('message', (data) => {
         if (data.toString() === 'admin-only' && (ws.user as { role: string }).role !== 'admin') ws.close(1008, 'Forbidden');
       });
     });
-    const peer = await RawPeer.connect(port);
-    cleanup.add(() => peer.destroy());
+    const peer = await RawClient.connect(port);
+    defer(() => peer.destroy());
     peer.sendText('admin-only');
-    const close = await peer.frameOf(OP.close);
+    const close = await peer.next(OP.close);
     expect(close.payload.readUInt16BE(0)).toBe(1008);
     expect(close.payload.subarray(2).toString()).toBe('Forbidden');
     peer.send(closeFrame(1008));
@@ -168,7 +162,7 @@ describe('authenticate(req)', () => {
 
 async function startExample(create: (port: number) => WebSocketServer): Promise<{ server: WebSocketServer; port: number }> {
   const server = create(0);
-  cleanup.server(server);
+  defer(() => server.close({ timeout: 100 }));
   await once(server, 'listening');
   return { server, port: (server.address() as AddressInfo).port };
 }
@@ -178,7 +172,7 @@ describe('examples/auth/bearer.ts (Authorization: Bearer <token>)', () => {
     const { server, port } = await startExample(bearer.createServer);
     const connections = countConnections(server);
     const ws = await connect(`ws://127.0.0.1:${port}`, { headers: { Authorization: `Bearer ${issueToken({ sub: 'alice', role: 'user' })}` } });
-    cleanup.add(() => ws.terminate());
+    defer(() => ws.terminate());
     const [hello] = await next<[Buffer]>(ws, 'message');
     expect(hello.toString()).toBe('hello alice');
     expect([...server.clients][0].user).toMatchObject({ sub: 'alice', role: 'user' });
@@ -206,7 +200,7 @@ describe('examples/auth/query.ts (?token=)', () => {
     const { server, port } = await startExample(query.createServer);
     const connections = countConnections(server);
     const ws = await connect(`ws://127.0.0.1:${port}/ws?token=${issueToken({ sub: 'carol', role: 'user' })}`);
-    cleanup.add(() => ws.terminate());
+    defer(() => ws.terminate());
     const [hello] = await next<[Buffer]>(ws, 'message');
     expect(hello.toString()).toBe('hello carol');
     await expectRefused(port, 401, { path: '/ws' });
@@ -224,17 +218,17 @@ describe('examples/auth/subprotocol.ts (token in Sec-WebSocket-Protocol)', () =>
     const token = issueToken({ sub: 'dave', role: 'user' });
     // As a browser would: new WebSocket(url, ['chat.v1', 'bearer.<token>']).
     const ws = await connect(`ws://127.0.0.1:${port}`, { protocols: [subprotocol.PROTOCOL, `${subprotocol.TOKEN_PREFIX}${token}`] });
-    cleanup.add(() => ws.terminate());
+    defer(() => ws.terminate());
     expect(ws.protocol).toBe('chat.v1');
     const [hello] = await next<[Buffer]>(ws, 'message');
     expect(hello.toString()).toBe('hello dave (chat.v1)');
 
     // On the wire: the 101 names chat.v1 and does not echo the token, whatever the order offered.
-    const raw = await RawPeer.connect(port, { headers: { 'Sec-WebSocket-Protocol': `bearer.${token}, chat.v1` } });
-    cleanup.add(() => raw.destroy());
-    expect(raw.response.status).toBe(101);
-    expect(raw.response.headers['sec-websocket-protocol']).toBe('chat.v1');
-    expect(JSON.stringify(raw.response.headers)).not.toContain(token);
+    const raw = await RawClient.connect(port, { headers: { 'Sec-WebSocket-Protocol': `bearer.${token}, chat.v1` } });
+    defer(() => raw.destroy());
+    expect(raw.status).toBe(101);
+    expect(raw.headers['sec-websocket-protocol']).toBe('chat.v1');
+    expect(JSON.stringify(raw.headers)).not.toContain(token);
 
     await expectRefused(port, 401, { headers: { 'Sec-WebSocket-Protocol': 'chat.v1' } });
     await expectRefused(port, 401, { headers: { 'Sec-WebSocket-Protocol': `chat.v1, bearer.${issueToken({ sub: 'x', role: 'admin' }, 'forged')}` } });

@@ -4,19 +4,20 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { WebSocket } from '../../src/index.js';
-import { Cleanup, OP, RawPeer, closeFrame, delay, next, serverFrameSize, SLACK, startServer, until } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { closeFrame, OP, RawClient, serverFrameSize } from '../helpers/raw.js';
+import { startServer } from '../helpers/server.js';
+import { delay, next, SLACK, waitFor } from '../helpers/wait.js';
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const defer = useCleanup();
 
-async function pair(options: Parameters<typeof startServer>[0] = {}) {
-  const { server, port } = await startServer(options);
-  cleanup.server(server);
+async function pair(options: Parameters<typeof startServer>[1] = {}) {
+  const { server, port } = await startServer(defer, options);
   const connection = next<[WebSocket, IncomingMessage]>(server, 'connection');
-  const peer = await RawPeer.connect(port);
-  cleanup.add(() => peer.destroy());
+  const peer = await RawClient.connect(port, { autoPong: true });
+  defer(() => peer.destroy());
   const [ws, req] = await connection;
   return { server, peer, ws, socket: req.socket as Socket };
 }
@@ -86,7 +87,7 @@ describe('bufferedAmount', () => {
     }
     await peer.waitFor(() => peer.bytesReceived === expected, 5000, 'every byte');
     expect(peer.frames.map((f) => f.payload.length)).toEqual(sizes);
-    await until(() => ws.bufferedAmount === 0, 2000, 'bufferedAmount 0');
+    await waitFor(() => ws.bufferedAmount === 0, 2000, 'bufferedAmount 0');
   });
 
   it('with a peer that reads nothing: once the kernel is full every send adds exactly its frame size; bytes sent = bufferedAmount + bytes in the kernel, and the peer gets exactly that total', async () => {
@@ -114,7 +115,7 @@ describe('bufferedAmount', () => {
     // kernel holds (never negative), and once the peer has it all bufferedAmount is exactly 0.
     const samples: number[] = [];
     const sampler = setInterval(() => samples.push(sent - ws.bufferedAmount - peer.bytesReceived), 1);
-    cleanup.add(() => clearInterval(sampler));
+    defer(() => clearInterval(sampler));
     peer.socket.resume();
     await peer.waitFor(() => peer.bytesReceived === sent, 10_000, 'every byte');
     clearInterval(sampler);
@@ -173,7 +174,7 @@ describe('maxBufferedAmount (a client that stops reading)', () => {
     const { accepted } = await sendUntilRefused(ws);
     expect(ws.readyState).toBe(ws.CLOSING);
     peer.socket.resume();
-    const close = await peer.frameOf(OP.close, 10_000);
+    const close = await peer.next(OP.close, 10_000);
     expect(close.payload.readUInt16BE(0)).toBe(1013);
     expect(close.payload.subarray(2).toString()).toBe('Slow consumer');
     const data = peer.frames.filter((f) => f.opcode === OP.binary);

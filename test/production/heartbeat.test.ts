@@ -2,23 +2,24 @@
  * Heartbeat (server and client) and idle timeout, against hand-written peers that do or do not
  * answer pings and do or do not send messages.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, type WebSocket } from '../../src/index.js';
-import { Cleanup, OP, RawPeer, RawServer, closeFrame, delay, next, SLACK, startServer } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { closeFrame, OP, RawClient, RawServer } from '../helpers/raw.js';
+import { startServer } from '../helpers/server.js';
+import { delay, next, SLACK } from '../helpers/wait.js';
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const defer = useCleanup();
 
 const INTERVAL = 150;
 const TIMEOUT = 100;
 
 describe('server heartbeat', () => {
   it('terminates a peer that stops answering pings within interval + timeout; the app sees 1006 with a heartbeat reason', async () => {
-    const { server, port } = await startServer({ heartbeat: { interval: INTERVAL, timeout: TIMEOUT } });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { heartbeat: { interval: INTERVAL, timeout: TIMEOUT } });
     const connection = next<[WebSocket]>(server, 'connection');
-    const peer = await RawPeer.connect(port, { autoPong: false });
-    cleanup.add(() => peer.destroy());
+    const peer = await RawClient.connect(port, { autoPong: false });
+    defer(() => peer.destroy());
     const [ws] = await connection;
     const opened = performance.now();
     const [code, reason, wasClean] = await next<[number, Buffer, boolean]>(ws, 'close', 3000);
@@ -37,11 +38,10 @@ describe('server heartbeat', () => {
   });
 
   it('keeps a peer that answers open across several intervals', async () => {
-    const { server, port } = await startServer({ heartbeat: { interval: 100, timeout: 500 } });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { heartbeat: { interval: 100, timeout: 500 } });
     const connection = next<[WebSocket]>(server, 'connection');
-    const peer = await RawPeer.connect(port, { autoPong: true });
-    cleanup.add(() => peer.destroy());
+    const peer = await RawClient.connect(port, { autoPong: true });
+    defer(() => peer.destroy());
     const [ws] = await connection;
     let pongs = 0;
     ws.on('pong', () => pongs++);
@@ -67,8 +67,7 @@ describe('server heartbeat', () => {
 
 describe('client heartbeat', () => {
   it('terminates a server that ignores pings; the app sees 1006 with a heartbeat reason', async () => {
-    const raw = await new RawServer().listen();
-    cleanup.add(() => raw.close());
+    const raw = await RawServer.start(defer);
     const ws = await connect(raw.url, { heartbeat: { interval: INTERVAL, timeout: TIMEOUT }, perMessageDeflate: false });
     const opened = performance.now();
     const [code, reason, wasClean] = await next<[number, Buffer, boolean]>(ws, 'close', 3000);
@@ -83,11 +82,10 @@ describe('client heartbeat', () => {
   });
 
   it('stays open with a server that answers', async () => {
-    const raw = await new RawServer().listen();
+    const raw = await RawServer.start(defer);
     raw.autoPong = true;
-    cleanup.add(() => raw.close());
     const ws = await connect(raw.url, { heartbeat: { interval: 100, timeout: 500 }, perMessageDeflate: false });
-    cleanup.add(() => ws.terminate());
+    defer(() => ws.terminate());
     let closed = false;
     ws.on('close', () => (closed = true));
     await delay(900);
@@ -100,14 +98,13 @@ describe('idleTimeout', () => {
   const IDLE = 600;
 
   it('closes a connection with no messages with 1001 (between idleTimeout and 1.5 × idleTimeout)', async () => {
-    const { server, port } = await startServer({ idleTimeout: IDLE });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { idleTimeout: IDLE });
     const connection = next<[WebSocket]>(server, 'connection');
-    const peer = await RawPeer.connect(port);
-    cleanup.add(() => peer.destroy());
+    const peer = await RawClient.connect(port);
+    defer(() => peer.destroy());
     const [ws] = await connection;
     const opened = performance.now();
-    const close = await peer.frameOf(OP.close, 2000);
+    const close = await peer.next(OP.close, 2000);
     const elapsed = performance.now() - opened;
     expect(close.payload.readUInt16BE(0)).toBe(1001);
     expect(close.payload.subarray(2).toString()).toMatch(/idle/i);
@@ -122,11 +119,10 @@ describe('idleTimeout', () => {
   });
 
   it('does not close a connection that keeps chatting', async () => {
-    const { server, port } = await startServer({ idleTimeout: IDLE });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { idleTimeout: IDLE });
     const connection = next<[WebSocket]>(server, 'connection');
-    const peer = await RawPeer.connect(port);
-    cleanup.add(() => peer.destroy());
+    const peer = await RawClient.connect(port);
+    defer(() => peer.destroy());
     const [ws] = await connection;
     let received = 0;
     ws.on('message', () => received++);
@@ -140,11 +136,10 @@ describe('idleTimeout', () => {
   });
 
   it('counts messages the server sends as activity too', async () => {
-    const { server, port } = await startServer({ idleTimeout: IDLE });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { idleTimeout: IDLE });
     const connection = next<[WebSocket]>(server, 'connection');
-    const peer = await RawPeer.connect(port);
-    cleanup.add(() => peer.destroy());
+    const peer = await RawClient.connect(port);
+    defer(() => peer.destroy());
     const [ws] = await connection;
     for (let i = 0; i < 12; i++) {
       ws.send(`tick ${i}`);

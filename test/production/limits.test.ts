@@ -4,31 +4,32 @@
  */
 import { once } from 'node:events';
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, HandshakeError, type WebSocket } from '../../src/index.js';
-import { Cleanup, OP, RawPeer, closeFrame, closed, delay, frame, next, SLACK, startServer, until } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { closeFrame, frame, OP, RawClient } from '../helpers/raw.js';
+import { startServer } from '../helpers/server.js';
+import { delay, next, SLACK, socketClosed, waitFor } from '../helpers/wait.js';
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const defer = useCleanup();
 
-async function open(port: number, options: Parameters<typeof RawPeer.connect>[1] = {}): Promise<RawPeer> {
-  const peer = await RawPeer.connect(port, options);
-  cleanup.add(() => peer.destroy());
+async function open(port: number, options: Parameters<typeof RawClient.connect>[1] = {}): Promise<RawClient> {
+  const peer = await RawClient.connect(port, options);
+  defer(() => peer.destroy());
   return peer;
 }
 
 describe('maxConnections', () => {
   it('refuses the connection over the cap with 503 (Retry-After), and accepts again once one closed', async () => {
-    const { server, port } = await startServer({ maxConnections: 2 });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { maxConnections: 2 });
     let connections = 0;
     server.on('connection', () => connections++);
     const a = await open(port);
     const b = await open(port);
-    expect([a.response.status, b.response.status]).toEqual([101, 101]);
+    expect([a.status, b.status]).toEqual([101, 101]);
     const c = await open(port);
-    expect(c.response.status).toBe(503);
-    expect(c.response.headers['retry-after']).toBe('5');
+    expect(c.status).toBe(503);
+    expect(c.headers['retry-after']).toBe('5');
     await c.closed;
     expect(connections).toBe(2);
     expect(server.clients.size).toBe(2);
@@ -36,18 +37,17 @@ describe('maxConnections', () => {
     // One leaves: there is room again.
     a.send(closeFrame(1000));
     await a.closed;
-    await until(() => server.clients.size === 1, 2000, 'the server to see the close');
+    await waitFor(() => server.clients.size === 1, 2000, 'the server to see the close');
     const d = await open(port);
-    expect(d.response.status).toBe(101);
+    expect(d.status).toBe(101);
     expect(connections).toBe(3);
     expect(server.stats().handshakesRefused).toEqual({ 503: 1 });
   });
 
   it('the client sees a HandshakeError with status 503', async () => {
-    const { server, url } = await startServer({ maxConnections: 1 });
-    cleanup.server(server);
+    const { url } = await startServer(defer, { maxConnections: 1 });
     const first = await connect(url);
-    cleanup.add(() => first.terminate());
+    defer(() => first.terminate());
     const error = await connect(url).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HandshakeError);
     expect((error as HandshakeError).status).toBe(503);
@@ -56,26 +56,25 @@ describe('maxConnections', () => {
 
 describe('maxConnectionsPerIp', () => {
   it('refuses a second connection from the same address with 429 while another address still gets in', async () => {
-    const { server, port } = await startServer({ maxConnectionsPerIp: 2 });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { maxConnectionsPerIp: 2 });
     const seen: string[] = [];
     server.on('connection', (_ws, req) => seen.push(req.socket.remoteAddress!));
     const a1 = await open(port, { localAddress: '127.0.0.1' });
     const a2 = await open(port, { localAddress: '127.0.0.1' });
     const a3 = await open(port, { localAddress: '127.0.0.1' });
-    expect([a1.response.status, a2.response.status, a3.response.status]).toEqual([101, 101, 429]);
-    expect(a3.response.headers['retry-after']).toBe('5');
+    expect([a1.status, a2.status, a3.status]).toEqual([101, 101, 429]);
+    expect(a3.headers['retry-after']).toBe('5');
     const b1 = await open(port, { localAddress: '127.0.0.2' });
     const b2 = await open(port, { localAddress: '127.0.0.2' });
     const b3 = await open(port, { localAddress: '127.0.0.2' });
-    expect([b1.response.status, b2.response.status, b3.response.status]).toEqual([101, 101, 429]);
+    expect([b1.status, b2.status, b3.status]).toEqual([101, 101, 429]);
     expect(seen).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.2', '127.0.0.2']);
 
     // Closing one from 127.0.0.2 frees a slot for 127.0.0.2 only.
     b1.destroy();
-    await until(() => server.clients.size === 3, 2000, 'the server to see the close');
-    expect((await open(port, { localAddress: '127.0.0.1' })).response.status).toBe(429);
-    expect((await open(port, { localAddress: '127.0.0.2' })).response.status).toBe(101);
+    await waitFor(() => server.clients.size === 3, 2000, 'the server to see the close');
+    expect((await open(port, { localAddress: '127.0.0.1' })).status).toBe(429);
+    expect((await open(port, { localAddress: '127.0.0.2' })).status).toBe(101);
     expect(server.stats().handshakesRefused).toEqual({ 429: 3 });
   });
 });
@@ -83,21 +82,20 @@ describe('maxConnectionsPerIp', () => {
 describe('handshakeTimeout (slowloris)', () => {
   it('drops a client that sends half a request line and stalls, while a normal client connects meanwhile', async () => {
     const TIMEOUT = 300;
-    const { server, port, url } = await startServer({ handshakeTimeout: TIMEOUT });
-    cleanup.server(server);
+    const { server, port, url } = await startServer(defer, { handshakeTimeout: TIMEOUT });
     const slow = net.connect({ port, host: '127.0.0.1' });
-    cleanup.add(() => slow.destroy());
+    defer(() => slow.destroy());
     slow.on('error', () => {});
     await once(slow, 'connect');
     const started = performance.now();
     slow.write('GET / HT');
-    const slowClosed = closed(slow);
+    const slowClosed = socketClosed(slow);
     let slowData = 0;
     slow.on('data', (chunk: Buffer) => (slowData += chunk.length));
 
     await delay(50);
     const ws = await connect(url);
-    cleanup.add(() => ws.terminate());
+    defer(() => ws.terminate());
     ws.send('hello');
     const received = await new Promise<string>((resolve) => server.clients.forEach((c) => c.once('message', (d) => resolve(d.toString()))));
     expect(received).toBe('hello');
@@ -113,30 +111,28 @@ describe('handshakeTimeout (slowloris)', () => {
   });
 
   it('drops a client that connects and says nothing', async () => {
-    const { server, port } = await startServer({ handshakeTimeout: 200 });
-    cleanup.server(server);
+    const { port } = await startServer(defer, { handshakeTimeout: 200 });
     const silent = net.connect({ port, host: '127.0.0.1' });
-    cleanup.add(() => silent.destroy());
+    defer(() => silent.destroy());
     silent.on('error', () => {});
     await once(silent, 'connect');
     const started = performance.now();
-    await closed(silent);
+    await socketClosed(silent);
     expect(performance.now() - started).toBeLessThan(200 + SLACK);
   });
 
   it('drops a client that sends headers one byte at a time, slower than the timeout allows', async () => {
-    const { server, port } = await startServer({ handshakeTimeout: 300 });
-    cleanup.server(server);
+    const { port } = await startServer(defer, { handshakeTimeout: 300 });
     const drip = net.connect({ port, host: '127.0.0.1' });
-    cleanup.add(() => drip.destroy());
+    defer(() => drip.destroy());
     drip.on('error', () => {});
     await once(drip, 'connect');
     const started = performance.now();
     const request = 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n' + 'X-Padding: slowly, slowly\r\n'.repeat(8); // 5 s at 20 ms a byte
     let i = 0;
     const timer = setInterval(() => !drip.destroyed && i < request.length && drip.write(request[i++]), 20);
-    cleanup.add(() => clearInterval(timer));
-    await closed(drip);
+    defer(() => clearInterval(timer));
+    await socketClosed(drip);
     expect(performance.now() - started).toBeLessThan(300 + SLACK);
     expect(i).toBeLessThan(request.length);
   });
@@ -144,8 +140,7 @@ describe('handshakeTimeout (slowloris)', () => {
 
 describe('rate limits', () => {
   it('messagesPerSecond: the message over the budget closes with 1008 (default policy)', async () => {
-    const { server, port } = await startServer({ rateLimit: { messagesPerSecond: 10 } });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { rateLimit: { messagesPerSecond: 10 } });
     const connection = next<[WebSocket]>(server, 'connection');
     const peer = await open(port);
     const [ws] = await connection;
@@ -153,7 +148,7 @@ describe('rate limits', () => {
     ws.on('message', (d) => received.push(d.toString()));
     // 12 messages in one write: the bucket holds 10, so the 11th trips it.
     peer.send(Buffer.concat(Array.from({ length: 12 }, (_, i) => frame(OP.text, `m${i}`))));
-    const close = await peer.frameOf(OP.close);
+    const close = await peer.next(OP.close);
     expect(close.payload.readUInt16BE(0)).toBe(1008);
     expect(close.payload.subarray(2).toString()).toMatch(/rate limit/i);
     expect(received).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
@@ -163,22 +158,20 @@ describe('rate limits', () => {
   });
 
   it('bytesPerSecond: a message that does not fit the byte budget closes with 1008', async () => {
-    const { server, port } = await startServer({ rateLimit: { bytesPerSecond: 1000 } });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { rateLimit: { bytesPerSecond: 1000 } });
     const connection = next<[WebSocket]>(server, 'connection');
     const peer = await open(port);
     const [ws] = await connection;
     const sizes: number[] = [];
     ws.on('message', (d) => sizes.push(d.length));
     peer.send(Buffer.concat([frame(OP.binary, Buffer.alloc(600)), frame(OP.binary, Buffer.alloc(300)), frame(OP.binary, Buffer.alloc(300))]));
-    const close = await peer.frameOf(OP.close);
+    const close = await peer.next(OP.close);
     expect(close.payload.readUInt16BE(0)).toBe(1008);
     expect(sizes).toEqual([600, 300]);
   });
 
   it("policy 'drop': over-budget messages are discarded with 'rateLimited' events and the connection stays open; the bucket refills", async () => {
-    const { server, port } = await startServer({ rateLimit: { messagesPerSecond: 5, policy: 'drop' } });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { rateLimit: { messagesPerSecond: 5, policy: 'drop' } });
     const connection = next<[WebSocket]>(server, 'connection');
     const peer = await open(port);
     const [ws] = await connection;
@@ -187,7 +180,7 @@ describe('rate limits', () => {
     ws.on('message', (d) => received.push(d.toString()));
     ws.on('rateLimited', (size) => dropped.push(size));
     peer.send(Buffer.concat(Array.from({ length: 8 }, (_, i) => frame(OP.text, `message ${i}`))));
-    await until(() => received.length + dropped.length === 8, 2000, '8 messages handled');
+    await waitFor(() => received.length + dropped.length === 8, 2000, '8 messages handled');
     expect(received).toEqual(['message 0', 'message 1', 'message 2', 'message 3', 'message 4']);
     expect(dropped).toEqual([9, 9, 9]);
     expect(ws.readyState).toBe(ws.OPEN);
@@ -196,7 +189,7 @@ describe('rate limits', () => {
     // 5 a second: after 450 ms, two more fit (2.25 tokens), the third does not.
     await delay(450);
     peer.send(Buffer.concat(['a', 'b', 'c'].map((t) => frame(OP.text, t))));
-    await until(() => received.length + dropped.length === 11, 2000, '3 more messages handled');
+    await waitFor(() => received.length + dropped.length === 11, 2000, '3 more messages handled');
     expect(received.slice(5)).toEqual(['a', 'b']);
     expect(dropped).toHaveLength(4);
     // The connection still works both ways.
@@ -205,8 +198,7 @@ describe('rate limits', () => {
   });
 
   it('burstSeconds lets a connection spend several seconds of budget at once', async () => {
-    const { server, port } = await startServer({ rateLimit: { messagesPerSecond: 4, burstSeconds: 3, policy: 'drop' } });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { rateLimit: { messagesPerSecond: 4, burstSeconds: 3, policy: 'drop' } });
     const connection = next<[WebSocket]>(server, 'connection');
     const peer = await open(port);
     const [ws] = await connection;
@@ -215,7 +207,7 @@ describe('rate limits', () => {
     ws.on('message', () => received++);
     ws.on('rateLimited', () => dropped++);
     peer.send(Buffer.concat(Array.from({ length: 15 }, () => frame(OP.text, 'x'))));
-    await until(() => received + dropped === 15, 2000, '15 messages handled');
+    await waitFor(() => received + dropped === 15, 2000, '15 messages handled');
     expect(received).toBe(12);
     expect(dropped).toBe(3);
   });

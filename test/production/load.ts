@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect, WebSocketServer, type WebSocket } from '../../src/index.js';
+import { delay, withDeadline } from '../helpers/wait.js';
 
 interface Memory {
   rss: number;
@@ -81,14 +82,6 @@ class ServerProcess {
   }
 }
 
-function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`deadline passed: ${what} (${ms} ms)`)), ms))),
-  ]);
-}
-
 async function openMany(url: string, n: number, concurrency = 200): Promise<WebSocket[]> {
   const sockets: WebSocket[] = [];
   let next = 0;
@@ -116,7 +109,7 @@ async function idle(connections: number, holdMs: number): Promise<void> {
   const sockets = await withDeadline(openMany(url, connections), 120_000, `${connections} connections`);
   const openMs = performance.now() - started;
   const afterOpen = await server.memory();
-  await new Promise((resolve) => setTimeout(resolve, holdMs));
+  await delay(holdMs);
   const afterHold = await server.memory();
   const stillOpen = sockets.filter((ws) => ws.readyState === ws.OPEN).length;
   // Every connection still works: one round trip each.
@@ -134,7 +127,7 @@ async function idle(connections: number, holdMs: number): Promise<void> {
     ws.close(1000);
   }))), 60_000, 'closing');
   const closeMs = performance.now() - closing;
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await delay(500);
   const afterClose = await server.memory();
   await server.stop();
 

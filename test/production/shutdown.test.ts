@@ -5,12 +5,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, type WebSocket } from '../../src/index.js';
-import { Cleanup, OP, RawPeer, closeFrame, delay, next, SLACK, startServer, until } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { closeFrame, OP, RawClient } from '../helpers/raw.js';
+import { startServer } from '../helpers/server.js';
+import { delay, next, SLACK, waitFor } from '../helpers/wait.js';
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const defer = useCleanup();
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -28,14 +30,13 @@ function connectRefused(port: number): Promise<string> {
 describe('server.close({ code, reason, timeout })', () => {
   it('stops accepting, closes every connection with a close handshake, terminates the ones that do not answer after timeout', async () => {
     const TIMEOUT = 1500;
-    const { server, port, url } = await startServer();
-    cleanup.server(server);
+    const { server, port, url } = await startServer(defer);
     const serverSide: Array<{ code: number; reason: string; wasClean: boolean }> = [];
     server.on('connection', (ws) => ws.on('close', (code, reason, wasClean) => serverSide.push({ code, reason: reason.toString(), wasClean })));
     const good = await connect(url);
     const good2 = await connect(url);
-    const stubborn = await RawPeer.connect(port); // never answers the close
-    cleanup.add(() => stubborn.destroy());
+    const stubborn = await RawClient.connect(port); // never answers the close
+    defer(() => stubborn.destroy());
     const goodClose = next<[number, Buffer, boolean]>(good, 'close');
     const good2Close = next<[number, Buffer, boolean]>(good2, 'close');
     let serverClosed = false;
@@ -53,10 +54,10 @@ describe('server.close({ code, reason, timeout })', () => {
       expect(wasClean).toBe(true);
     }
     expect(performance.now() - started).toBeLessThan(TIMEOUT);
-    const frame = await stubborn.frameOf(OP.close);
+    const frame = await stubborn.next(OP.close);
     expect(frame.payload.readUInt16BE(0)).toBe(1001);
     expect(frame.payload.subarray(2).toString()).toBe('maintenance');
-    await until(() => server.clients.size === 1, 1000, 'the two clean closes');
+    await waitFor(() => server.clients.size === 1, 1000, 'the two clean closes');
     expect(serverClosed).toBe(false);
 
     await closing;
@@ -72,8 +73,7 @@ describe('server.close({ code, reason, timeout })', () => {
   });
 
   it('resolves as soon as every peer answered, without waiting for the timeout', async () => {
-    const { server, url } = await startServer();
-    cleanup.server(server);
+    const { server, url } = await startServer(defer);
     const clients = await Promise.all(Array.from({ length: 5 }, () => connect(url)));
     const closes = clients.map((c) => next<[number]>(c, 'close'));
     const started = performance.now();
@@ -84,8 +84,7 @@ describe('server.close({ code, reason, timeout })', () => {
 
   it('delivers everything passed to send() before close: 10,000 messages, nothing lost, in order, then 1001', async () => {
     const N = 10_000;
-    const { server, url } = await startServer();
-    cleanup.server(server);
+    const { server, url } = await startServer(defer);
     const connection = next<[WebSocket]>(server, 'connection');
     const client = await connect(url, { perMessageDeflate: false });
     const [ws] = await connection;
@@ -109,18 +108,17 @@ describe('server.close({ code, reason, timeout })', () => {
 
   it('a peer that reads slowly during the shutdown still gets everything before the close frame', async () => {
     const N = 2000;
-    const { server, port } = await startServer();
-    cleanup.server(server);
+    const { server, port } = await startServer(defer);
     const connection = next<[WebSocket]>(server, 'connection');
-    const peer = await RawPeer.connect(port);
-    cleanup.add(() => peer.destroy());
+    const peer = await RawClient.connect(port);
+    defer(() => peer.destroy());
     const [ws] = await connection;
     peer.socket.pause();
     for (let i = 0; i < N; i++) ws.send(`message ${i} `.padEnd(2000, '.'));
     const closing = server.close({ timeout: 10_000 });
     await delay(300);
     peer.socket.resume();
-    const close = await peer.frameOf(OP.close, 10_000);
+    const close = await peer.next(OP.close, 10_000);
     expect(close.payload.readUInt16BE(0)).toBe(1001);
     const texts = peer.frames.filter((f) => f.opcode === OP.text);
     expect(texts).toHaveLength(N);
@@ -136,7 +134,7 @@ describe('server.close({ code, reason, timeout })', () => {
     const httpServer = http.createServer((_req, res) => res.end('plain http still works'));
     httpServer.listen(0, '127.0.0.1');
     await once(httpServer, 'listening');
-    cleanup.add(() => new Promise((resolve) => httpServer.close(resolve)));
+    defer(() => new Promise((resolve) => httpServer.close(resolve)));
     const port = (httpServer.address() as net.AddressInfo).port;
     const wss = new WebSocketServer({ server: httpServer });
     const client = await connect(`ws://127.0.0.1:${port}`);
@@ -154,7 +152,7 @@ describe('the CLI', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`rfc6455 echo --port 0 prints its real port and on ${signal} closes connections with 1001 and exits 0`, async () => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'echo', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-      cleanup.add(() => child.exitCode === null && child.kill('SIGKILL'));
+      defer(() => child.exitCode === null && child.kill('SIGKILL'));
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk));

@@ -4,22 +4,23 @@
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, toPrometheus, type WebSocket } from '../../src/index.js';
 import { createMetricsServer } from '../../examples/metrics/server.js';
-import { Cleanup, RawPeer, delay, next, startServer, until } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { RawClient } from '../helpers/raw.js';
+import { startServer } from '../helpers/server.js';
+import { delay, next, waitFor } from '../helpers/wait.js';
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const defer = useCleanup();
 
 describe('server.stats()', () => {
   it('counts connections, handshakes accepted and refused by status, messages and bytes both ways, close codes', async () => {
-    const { server, port } = await startServer({
+    const { server, port } = await startServer(defer, {
       path: '/ws',
       maxConnections: 3,
       authenticate: (req) => req.headers['x-deny'] === undefined && { ok: true },
     });
-    cleanup.server(server);
     const url = `ws://127.0.0.1:${port}/ws`;
     expect(server.stats()).toEqual({
       connections: 0,
@@ -39,18 +40,18 @@ describe('server.stats()', () => {
     });
 
     // Refusals: 401 (authenticate), 404 (path), 426 (version), then 503 (full) below.
-    expect((await RawPeer.connect(port, { path: '/ws', headers: { 'X-Deny': '1' } })).response.status).toBe(401);
-    expect((await RawPeer.connect(port, { path: '/elsewhere' })).response.status).toBe(404);
-    const badVersion = await RawPeer.connect(port, { path: '/ws', headers: { 'Sec-WebSocket-Version': '8' } }).catch((e: Error) => e);
+    expect((await RawClient.connect(port, { path: '/ws', headers: { 'X-Deny': '1' } })).status).toBe(401);
+    expect((await RawClient.connect(port, { path: '/elsewhere' })).status).toBe(404);
+    const badVersion = await RawClient.connect(port, { path: '/ws', headers: { 'Sec-WebSocket-Version': '8' } }).catch((e: Error) => e);
     // (Two Sec-WebSocket-Version headers: the server sees "13, 8" and answers 426.)
-    expect(badVersion instanceof Error ? 0 : badVersion.response.status).toBe(426);
+    expect(badVersion instanceof Error ? 0 : badVersion.status).toBe(426);
 
     const a = await connect(url, { perMessageDeflate: false });
     const b = await connect(url, { perMessageDeflate: false });
-    const c = await RawPeer.connect(port, { path: '/ws' });
-    cleanup.add(() => c.destroy());
-    expect((await RawPeer.connect(port, { path: '/ws' })).response.status).toBe(503);
-    await until(() => server.stats().connections === 3, 2000, '3 connections');
+    const c = await RawClient.connect(port, { path: '/ws' });
+    defer(() => c.destroy());
+    expect((await RawClient.connect(port, { path: '/ws' })).status).toBe(503);
+    await waitFor(() => server.stats().connections === 3, 2000, '3 connections');
 
     // a: text 5 bytes and binary 10 bytes, both echoed. b: 3 × 'quiet' (not echoed) and a ping.
     const aEchoes = new Promise<void>((resolve) => {
@@ -63,7 +64,7 @@ describe('server.stats()', () => {
     for (let i = 0; i < 3; i++) b.send('quiet');
     b.ping('not counted');
     await next(b, 'pong');
-    await until(() => server.stats().messagesIn === 5, 2000, '5 messages in');
+    await waitFor(() => server.stats().messagesIn === 5, 2000, '5 messages in');
 
     expect(server.stats()).toEqual({
       connections: 3,
@@ -102,16 +103,15 @@ describe('server.stats()', () => {
   });
 
   it('counts rate-limited and dropped traffic as the counters document', async () => {
-    const { server, port } = await startServer({ rateLimit: { messagesPerSecond: 2, policy: 'drop' } });
-    cleanup.server(server);
+    const { server, port } = await startServer(defer, { rateLimit: { messagesPerSecond: 2, policy: 'drop' } });
     const connection = next<[WebSocket]>(server, 'connection');
     const client = await connect(`ws://127.0.0.1:${port}`, { perMessageDeflate: false });
-    cleanup.add(() => client.terminate());
+    defer(() => client.terminate());
     const [ws] = await connection;
     let limited = 0;
     ws.on('rateLimited', () => limited++);
     for (let i = 0; i < 4; i++) client.send('abcd');
-    await until(() => limited === 2, 2000, '2 rate-limited');
+    await waitFor(() => limited === 2, 2000, '2 rate-limited');
     // Received messages are counted as they arrive, before the rate limit decides.
     expect(server.stats()).toMatchObject({ messagesIn: 4, bytesIn: 16 });
   });
@@ -159,15 +159,15 @@ describe('toPrometheus and examples/metrics/server.ts', () => {
 
   it('serves the live numbers on GET /metrics next to the WebSocket endpoint', async () => {
     const { http, wss } = createMetricsServer(0);
-    cleanup.add(() => new Promise((resolve) => http.close(resolve)));
-    cleanup.add(() => wss.close({ timeout: 100 }));
+    defer(() => new Promise((resolve) => http.close(resolve)));
+    defer(() => wss.close({ timeout: 100 }));
     await once(http, 'listening');
     const port = (http.address() as AddressInfo).port;
     const ws = await connect(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
-    cleanup.add(() => ws.terminate());
+    defer(() => ws.terminate());
     ws.send('12345');
     await next(ws, 'message');
-    expect((await RawPeer.connect(port, { path: '/nope' })).response.status).toBe(404);
+    expect((await RawClient.connect(port, { path: '/nope' })).status).toBe(404);
     await delay(20);
 
     const response = await fetch(`http://127.0.0.1:${port}/metrics`);

@@ -11,12 +11,12 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, HandshakeError, WebSocketServer, type WebSocket } from '../../src/index.js';
-import { Cleanup, closed, next, SLACK } from './helpers.js';
+import { useCleanup } from '../helpers/cleanup.js';
+import { next, SLACK, socketClosed } from '../helpers/wait.js';
 
-const cleanup = new Cleanup();
-afterEach(() => cleanup.run());
+const defer = useCleanup();
 
 let dir = '';
 let key: Buffer;
@@ -39,7 +39,7 @@ afterAll(() => {
 
 async function wssServer(extra: Record<string, unknown> = {}): Promise<{ server: WebSocketServer; port: number }> {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1', key, cert, ...extra });
-  cleanup.server(server);
+  defer(() => server.close({ timeout: 100 }));
   await once(server, 'listening');
   server.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   return { server, port: (server.address() as net.AddressInfo).port };
@@ -58,7 +58,7 @@ describe('wss:// with key/cert options', () => {
     server.on('connection', (_ws, req) => secure.push(Boolean((req.socket as tls.TLSSocket).encrypted)));
     for (const host of ['localhost', '127.0.0.1']) {
       const ws = await connect(`wss://${host}:${port}/`, { ca: cert });
-      cleanup.add(() => ws.terminate());
+      defer(() => ws.terminate());
       expect(ws.url).toBe(`wss://${host}:${port}/`);
       expect(await echoOnce(ws, `over TLS to ${host}`)).toBe(`over TLS to ${host}`);
       const big = 'x'.repeat(200_000);
@@ -87,18 +87,18 @@ describe('wss:// with key/cert options', () => {
   it('rejectUnauthorized: false connects without checking', async () => {
     const { port } = await wssServer();
     const ws = await connect(`wss://localhost:${port}/`, { rejectUnauthorized: false });
-    cleanup.add(() => ws.terminate());
+    defer(() => ws.terminate());
     expect(await echoOnce(ws, 'unchecked')).toBe('unchecked');
   });
 
   it('the handshake timeout drops a client that completes TLS but sends no request', async () => {
     const { port } = await wssServer({ handshakeTimeout: 300 });
     const secure = tls.connect({ port, host: '127.0.0.1', ca: cert, servername: 'localhost' });
-    cleanup.add(() => secure.destroy());
+    defer(() => secure.destroy());
     secure.on('error', () => {});
     await once(secure, 'secureConnect');
     const started = performance.now();
-    await closed(secure);
+    await socketClosed(secure);
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect(elapsed).toBeLessThan(300 + SLACK);
@@ -107,11 +107,11 @@ describe('wss:// with key/cert options', () => {
   it('the handshake timeout also drops a TCP client that never starts TLS (no ClientHello)', async () => {
     const { port } = await wssServer({ handshakeTimeout: 300 });
     const silent = net.connect({ port, host: '127.0.0.1' });
-    cleanup.add(() => silent.destroy());
+    defer(() => silent.destroy());
     silent.on('error', () => {});
     await once(silent, 'connect');
     const started = performance.now();
-    await closed(silent);
+    await socketClosed(silent);
     expect(performance.now() - started).toBeLessThan(300 + SLACK);
   });
 
@@ -127,15 +127,15 @@ describe('wss:// on an https server (server: option)', () => {
     const httpsServer = https.createServer({ key, cert }, (_req, res) => res.end('https ok'));
     httpsServer.listen(0, '127.0.0.1');
     await once(httpsServer, 'listening');
-    cleanup.add(() => new Promise((resolve) => httpsServer.close(resolve)));
-    cleanup.add(() => httpsServer.closeAllConnections());
+    defer(() => new Promise((resolve) => httpsServer.close(resolve)));
+    defer(() => httpsServer.closeAllConnections());
     const port = (httpsServer.address() as net.AddressInfo).port;
     const wss = new WebSocketServer({ server: httpsServer, path: '/ws' });
-    cleanup.server(wss);
+    defer(() => wss.close({ timeout: 100 }));
     wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
 
     const ws = await connect(`wss://localhost:${port}/ws`, { ca: cert });
-    cleanup.add(() => ws.terminate());
+    defer(() => ws.terminate());
     expect(await echoOnce(ws, 'via https server')).toBe('via https server');
 
     const untrusted = await connect(`wss://localhost:${port}/ws`).catch((e: unknown) => e);
@@ -143,7 +143,7 @@ describe('wss:// on an https server (server: option)', () => {
     expect((untrusted as Error).message).toMatch(/self[- ]signed certificate/i);
 
     const unchecked = await connect(`wss://localhost:${port}/ws`, { rejectUnauthorized: false });
-    cleanup.add(() => unchecked.terminate());
+    defer(() => unchecked.terminate());
     expect(await echoOnce(unchecked, 'unchecked')).toBe('unchecked');
     expect(wss.clients.size).toBe(2);
 
