@@ -271,3 +271,19 @@ function inflateMessageWithWindow(data: Buffer, windowBits: number): Buffer {
   const input = Buffer.concat([data, Buffer.from([0, 0, 0xff, 0xff])]);
   return zlib.inflateRawSync(input, { windowBits, finishFlush: zlib.constants.Z_SYNC_FLUSH });
 }
+
+describe('DeflateCodec: a zlib failure while compressing', () => {
+  it("is an error to the callback (1011), not an unheard 'error' event that crashes the process", async () => {
+    const c = codec();
+    const result = compress(c, 'x'.repeat(2000));
+    // The deflater exists once the job started; zlib reports failures (out of memory…) this way.
+    const deflater = (c as unknown as { deflater: zlib.DeflateRaw }).deflater;
+    deflater.emit('error', new Error('zlib failed'));
+    const error = (await result.then(() => null, (e: ProtocolError) => e))!;
+    expect(error).not.toBeNull();
+    expect(error.code).toBe(CloseCode.InternalError);
+    expect(zlibLimiter.active).toBe(0);
+    // The codec goes on with a fresh deflater.
+    expect(inflateMessage(await compress(c, 'again')).toString()).toBe('again');
+  });
+});
