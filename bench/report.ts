@@ -53,7 +53,7 @@ export interface Results {
   micro: MicroRow[];
 }
 
-export const SERVER_ORDER = ['rfc6455', 'ws', 'ws-js', 'bun', 'deno', 'node-floor', 'cecho'];
+export const SERVER_ORDER = ['rfc6455', 'rfc6455-base', 'ws', 'ws-js', 'bun', 'deno', 'node-floor', 'cecho'];
 
 function fmtValue(value: number, unit: string): string {
   if (unit === 'MB/s') return `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} MB/s`;

@@ -10,7 +10,9 @@
  *    quick runs write their report into bench/results/raw/quick/ instead.
  *
  * Options: --quick · --only micro|echo · --servers rfc6455,ws,... · --scenarios echo-32x1,... ·
- *          --reps N · --duration S · --warmup S · --no-install · --no-build
+ *          --reps N · --duration S · --warmup S · --no-install · --no-build ·
+ *          --baseline DIST (another build's dist/, e.g. of an earlier commit: a server 'rfc6455-base'
+ *          beside ours in the same run, for before/after ratios)
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,7 @@ const warmup = Number(option('warmup') ?? (quick ? 0.5 : 1));
 const microMs = quick ? 120 : 800;
 const microRuns = quick ? 1 : 3;
 const serverFilter = option('servers')?.split(',');
+const baseline = option('baseline');
 const scenarioFilter = option('scenarios')?.split(',');
 
 const t0 = Date.now();
@@ -127,6 +130,14 @@ const node = process.execPath;
 const servers: Server[] = [
   { id: 'rfc6455', label: 'rfc6455', cmd: (p) => ({ bin: node, args: ['--expose-gc', path.join(benchDir, 'echo/servers/rfc6455.mjs'), String(p)] }) },
 ];
+if (baseline) {
+  const dist = path.resolve(baseline);
+  servers.push({
+    id: 'rfc6455-base',
+    label: `rfc6455 (baseline ${path.basename(path.dirname(dist))})`,
+    cmd: (p) => ({ bin: node, args: ['--expose-gc', path.join(benchDir, 'echo/servers/rfc6455.mjs'), String(p)], env: { RFC6455_DIST: dist } }),
+  });
+}
 if (peers.ws) {
   servers.push({
     id: 'ws',

@@ -1,9 +1,12 @@
 // rfc6455 echo server, run from the built package (dist/) with plain node: what users run.
-// Usage: node --expose-gc rfc6455.mjs PORT
+// Usage: node --expose-gc rfc6455.mjs PORT   (RFC6455_DIST=path/to/dist: another build, for a baseline)
 // Binary messages are echoed; text "!broadcast" sends one 64-byte message to every connection
 // (wss.broadcast: one frame serialized once, its bytes written to every socket); text "!rss"
 // replies "rss:N" after a full GC.
-import { WebSocketServer } from '../../../dist/index.js';
+import { pathToFileURL } from 'node:url';
+
+const dist = process.env.RFC6455_DIST ? pathToFileURL(`${process.env.RFC6455_DIST}/index.js`).href : '../../../dist/index.js';
+const { WebSocketServer } = await import(dist);
 
 const port = Number(process.argv[2] ?? 9001);
 const BROADCAST = Buffer.alloc(64, 98);
