@@ -105,6 +105,9 @@ export class Transport implements ConnectionEvents {
     if (this.socket.destroyed || this.reported) return;
     if (head) this.socket.unshift(head);
     this.socket.on('data', onSocketData);
+    // A listener of our own pauses the socket while the handshake is decided; node:http leaves it
+    // neither paused nor flowing. Either way, it flows from here, unless the application paused.
+    if (!this.readPaused) this.socket.resume();
     const { heartbeat, idleTimeout } = this.policies;
     if (this.connection.closeSent) return;
     if (heartbeat) this.heartbeatTimer = setTimeout(heartbeatTick, heartbeat.interval, this).unref();
