@@ -96,11 +96,9 @@ export class FrameParser {
     return this.paused;
   }
 
-  /** Bytes of input held while paused (the rest of the chunk being parsed, at least). */
-  get heldBytes(): number {
-    let bytes = 0;
-    for (const chunk of this.held ?? []) bytes += chunk.length;
-    return bytes;
+  /** Whether input is held, waiting for `resume()`. */
+  get holding(): boolean {
+    return this.held !== null && this.held.length > 0;
   }
 
   push(chunk: Buffer): void {
