@@ -118,6 +118,16 @@ export interface RawFrame {
   payload: Buffer;
 }
 
+/** The whole size of the frame starting `buffer`, or 0 while its header is incomplete. */
+function nextFrameSize(buffer: Buffer): number {
+  if (buffer.length < 2) return 0;
+  const code = buffer[1] & 0x7f;
+  const head = (code === 126 ? 4 : code === 127 ? 10 : 2) + (buffer[1] & 0x80 ? 4 : 0);
+  if (buffer.length < head) return 0;
+  const length = code === 126 ? buffer.readUInt16BE(2) : code === 127 ? Number(buffer.readBigUInt64BE(2)) : code;
+  return head + length;
+}
+
 /** Whole frames off the front of `buffer`, and the bytes left over. */
 export function parseFrames(buffer: Buffer): { frames: RawFrame[]; rest: Buffer } {
   const frames: RawFrame[] = [];
@@ -176,7 +186,10 @@ export class FrameReader {
   isClosed = false;
   autoPong: boolean;
   readonly mask: boolean;
-  private pending = Buffer.alloc(0);
+  private pendingParts: Buffer[] = [];
+  private pendingLength = 0;
+  /** The size of the frame at the start of `pendingParts`, once its header is there (else 0). */
+  private needed = 0;
   private waiters: Array<() => void> = [];
   /** How many of `frames` read() has handed out. */
   private cursor = 0;
@@ -208,8 +221,15 @@ export class FrameReader {
   private take(chunk: Buffer): void {
     this.chunks.push(chunk);
     this.bytesReceived += chunk.length;
-    const { frames, rest } = parseFrames(this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk);
-    this.pending = Buffer.from(rest);
+    // A large frame arrives in many reads: gather them and parse once it can be whole, so reading
+    // it costs one copy, not one per read.
+    this.pendingParts.push(chunk);
+    this.pendingLength += chunk.length;
+    if (this.pendingLength < this.needed) return;
+    const { frames, rest } = parseFrames(this.pendingParts.length === 1 ? chunk : Buffer.concat(this.pendingParts, this.pendingLength));
+    this.pendingParts = rest.length ? [Buffer.from(rest)] : [];
+    this.pendingLength = rest.length;
+    this.needed = nextFrameSize(rest);
     for (const f of frames) {
       this.frames.push(f);
       if (f.opcode === OP.ping && this.autoPong && !this.socket.destroyed) this.socket.write(frame(OP.pong, f.payload, { mask: this.mask }));
