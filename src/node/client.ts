@@ -9,6 +9,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ClientHandshake } from '../protocol/client-handshake.js';
 import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import { HandshakeError } from './errors.js';
+import { proxyFor, tunnel } from './proxy.js';
 import { resolvePolicies, type PolicyOptions } from './policies.js';
 import type { WebSocket } from './websocket.js';
 
@@ -26,6 +27,8 @@ export interface ClientOptions extends PolicyOptions, Pick<TlsOptions, 'ca' | 'c
   /** Deliver messages as 'fragment' events instead of whole 'message' events. */
   streaming?: boolean;
   agent?: http.Agent;
+  /** An http:// proxy to tunnel through (CONNECT); by default HTTPS_PROXY/HTTP_PROXY/NO_PROXY; false: none. */
+  proxy?: string | URL | false;
   /** permessage-deflate (RFC 7692): offered by default; false to not offer it. */
   perMessageDeflate?: boolean | DeflateOptions;
 }
@@ -62,13 +65,15 @@ export function openClient(
     rejectUnauthorized: options.rejectUnauthorized,
     servername: options.servername,
   };
+  const proxy = options.agent ? null : proxyFor(url, options.proxy);
+  if (proxy) Object.assign(requestOptions, { agent: undefined, createConnection: tunnel(proxy, { secure, timeout: options.handshakeTimeout, signal: options.signal }) });
   if (url.username || url.password) {
     requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   }
   const request = (secure ? https : http).request(requestOptions);
   // Listen at once: an abort (even by a signal already aborted) destroys the request, which
   // emits 'error' then, and an unheard 'error' would crash the process.
-  request.on('error', (error) => fail(new HandshakeError(error.message)));
+  request.on('error', (error) => fail(error instanceof HandshakeError ? error : new HandshakeError(error.message)));
 
   let settled = false;
   const fail = (error: Error) => {
