@@ -10,6 +10,7 @@ import { ClientHandshake } from '../protocol/client-handshake.js';
 import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import { HandshakeError } from './errors.js';
 import { proxyFor, tunnel } from './proxy.js';
+import { readRefusalBody } from './refusal-body.js';
 import { resolvePolicies, type PolicyOptions } from './policies.js';
 import type { WebSocket } from './websocket.js';
 
@@ -93,8 +94,7 @@ export function openClient(
   ws.abortHandshake = fail;
 
   request.on('response', (res) => {
-    res.resume();
-    fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers));
+    void readRefusalBody(res).then((body) => fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers, body)));
   });
   request.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
     const agreed = handshake.checkResponse(res.statusCode, res.headers);
