@@ -2,9 +2,11 @@
 /**
  * The `rfc6455` command: an echo server and an interactive client, for trying peers by hand.
  */
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { connect } from './node/connect.js';
+import { HandshakeError } from './node/errors.js';
 import { WebSocketServer } from './node/server.js';
 
 const USAGE = `Usage: rfc6455 <command> [options]
@@ -13,7 +15,7 @@ Commands:
   echo              run an echo server
   connect <url>     open a connection; lines you type are sent, messages received are printed
 
-Run "rfc6455 <command> --help" for a command's options.`;
+Run "rfc6455 <command> --help" for a command's options; "rfc6455 --version" for the version.`;
 
 const ECHO_USAGE = `Usage: rfc6455 echo [--port 9001] [--host 127.0.0.1] [--max-payload BYTES] [--deflate]
 
@@ -22,10 +24,14 @@ connection with 1001 and exits.
 
   --deflate   accept permessage-deflate (RFC 7692) from clients that offer it (off by default)`;
 
-const CONNECT_USAGE = `Usage: rfc6455 connect <url> [--protocol NAME]... [--header "Name: value"]...
+const CONNECT_USAGE = `Usage: rfc6455 connect <url> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure]
 
 Sends each line typed as a text message and prints each message received (binary as hex).
-Ctrl-D or Ctrl-C closes the connection with 1000.`;
+Ctrl-D or Ctrl-C closes the connection with 1000. A refused handshake prints the server's status,
+headers and body. HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
+
+  --ca FILE    trust the certificate(s) in this PEM file for wss:// (a dev server's self-signed one)
+  --insecure   do not check the server's certificate at all (rejectUnauthorized: false; dev only)`;
 
 async function echo(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -69,6 +75,8 @@ async function client(args: string[]): Promise<void> {
     options: {
       protocol: { type: 'string', multiple: true },
       header: { type: 'string', multiple: true },
+      ca: { type: 'string' },
+      insecure: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,7 +86,8 @@ async function client(args: string[]): Promise<void> {
     const colon = header.indexOf(':');
     if (colon > 0) headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
   }
-  const ws = await connect(positionals[0], { protocols: values.protocol, headers });
+  const ca = values.ca === undefined ? undefined : readFileSync(values.ca);
+  const ws = await connect(positionals[0], { protocols: values.protocol, headers, ca, rejectUnauthorized: !values.insecure });
   console.log(`connected to ${ws.url}${ws.protocol ? ` (subprotocol ${ws.protocol})` : ''}`);
   ws.on('message', (data, isBinary) => {
     console.log(isBinary ? `< binary ${(data as Buffer).toString('hex')}` : `< ${data.toString()}`);
@@ -95,13 +104,30 @@ async function client(args: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-v') return console.log(version());
   if (command === 'echo') return echo(rest);
   if (command === 'connect') return client(rest);
   console.log(USAGE);
   if (command && command !== '--help' && command !== '-h') process.exitCode = 2;
 }
 
+/** From package.json, one directory up from both src/cli.ts and dist/cli.js. */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** A refusal says why in its status, headers and body: all of it goes to stderr. */
+function describeFailure(error: Error): string {
+  const lines = [`rfc6455: ${error.message}`];
+  if (error instanceof HandshakeError && error.status !== undefined) {
+    lines.push(`HTTP ${error.status}`);
+    for (const [name, value] of Object.entries(error.headers ?? {})) lines.push(`${name}: ${Array.isArray(value) ? value.join(', ') : value}`);
+    if (error.body?.length) lines.push('', error.body.toString());
+  }
+  return lines.join('\n');
+}
+
 main(process.argv.slice(2)).catch((error: Error) => {
-  console.error(`rfc6455: ${error.message}`);
+  console.error(describeFailure(error));
   process.exit(1);
 });

@@ -22,3 +22,4 @@ export {
   type DisconnectInfo,
   type ReconnectingEventMap,
 } from './node/reconnecting.js';
+export type { HandshakeMessage, OpenMessage, CloseMessage, ErrorMessage } from './node/diagnostics.js';

@@ -9,6 +9,8 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ClientHandshake } from '../protocol/client-handshake.js';
 import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
 import { HandshakeError } from './errors.js';
+import { proxyFor, tunnel } from './proxy.js';
+import { readRefusalBody } from './refusal-body.js';
 import { resolvePolicies, type PolicyOptions } from './policies.js';
 import type { WebSocket } from './websocket.js';
 
@@ -26,6 +28,8 @@ export interface ClientOptions extends PolicyOptions, Pick<TlsOptions, 'ca' | 'c
   /** Deliver messages as 'fragment' events instead of whole 'message' events. */
   streaming?: boolean;
   agent?: http.Agent;
+  /** An http:// proxy to tunnel through (CONNECT); by default HTTPS_PROXY/HTTP_PROXY/NO_PROXY; false: none. */
+  proxy?: string | URL | false;
   /** permessage-deflate (RFC 7692): offered by default; false to not offer it. */
   perMessageDeflate?: boolean | DeflateOptions;
 }
@@ -62,13 +66,15 @@ export function openClient(
     rejectUnauthorized: options.rejectUnauthorized,
     servername: options.servername,
   };
+  const proxy = options.agent ? null : proxyFor(url, options.proxy);
+  if (proxy) Object.assign(requestOptions, { agent: undefined, createConnection: tunnel(proxy, { secure, timeout: options.handshakeTimeout, signal: options.signal }) });
   if (url.username || url.password) {
     requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
   }
   const request = (secure ? https : http).request(requestOptions);
   // Listen at once: an abort (even by a signal already aborted) destroys the request, which
   // emits 'error' then, and an unheard 'error' would crash the process.
-  request.on('error', (error) => fail(new HandshakeError(error.message)));
+  request.on('error', (error) => fail(error instanceof HandshakeError ? error : new HandshakeError(error.message)));
 
   let settled = false;
   const fail = (error: Error) => {
@@ -88,8 +94,7 @@ export function openClient(
   ws.abortHandshake = fail;
 
   request.on('response', (res) => {
-    res.resume();
-    fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers));
+    void readRefusalBody(res).then((body) => fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers, body)));
   });
   request.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
     const agreed = handshake.checkResponse(res.statusCode, res.headers);

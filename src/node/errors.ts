@@ -4,6 +4,8 @@ export class HandshakeError extends Error {
     message: string,
     readonly status?: number,
     readonly headers?: Record<string, string | string[] | undefined>,
+    /** The body of the server's refusal (up to 64 KiB), when it answered with one. */
+    readonly body?: Buffer,
   ) {
     super(message);
     this.name = 'HandshakeError';

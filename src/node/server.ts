@@ -12,6 +12,7 @@ import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.j
 import { checkRequest, unsafeRefusal } from '../protocol/handshake.js';
 import { refusalResponse, ServerHandshake, type CheckedRequest, type ServerAcceptance } from '../protocol/server-handshake.js';
 import { resolvePolicies, type Policies, type PolicyOptions } from './policies.js';
+import { noteUpgrade, publishAccepted, publishRefused } from './diagnostics.js';
 import { ServerStats, type StatsSnapshot } from './stats.js';
 import type { Broker } from './broker.js';
 import { PubSub, type PublishOptions } from './topics.js';
@@ -156,6 +157,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     callback: (ws: WebSocket, req: http.IncomingMessage) => void,
   ): void {
     socket.on('error', destroyOnError);
+    noteUpgrade(socket, req);
     if (this.closed) return this.refuse(socket, { status: 503, message: 'Server is closing' });
     const checked = this.handshake.check(req);
     if (!checked.ok) return this.refuse(socket, checked);
@@ -198,6 +200,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
 
   private refuse(socket: Duplex, refusal: Refusal): void {
     this.statistics.refused(invalidRefusal(refusal) ? 500 : refusal.status);
+    publishRefused(socket, invalidRefusal(refusal) ? 500 : refusal.status, refusal.message);
     refuse(socket, refusal);
   }
 
@@ -261,6 +264,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     socket.write(accepted.response);
     socket.removeListener('error', destroyOnError);
     socket.removeListener('end', destroyOnEnd);
+    publishAccepted(req);
 
     const ws = new WebSocket();
     ws.protocol = accepted.protocol;

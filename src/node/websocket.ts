@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
 import { checkClose, type ConnectionOptions, type Frame, type Side } from '../protocol/connection.js';
 import { openClient, type ClientOptions } from './client.js';
+import { publishClose, publishError, publishOpen } from './diagnostics.js';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
 import { Message } from './message.js';
 import { topicsView, type PubSub } from './topics.js';
@@ -99,6 +100,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   attach(socket: Duplex, side: Side, connection: ConnectionOptions, transport: TransportOptions): void {
     this.transport = new Transport(socket, this, side, connection, transport);
     this.readyState = OPEN;
+    publishOpen(this, side);
   }
 
   /** @internal Starts reading, once the application has been handed the connection. */
@@ -333,6 +335,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   }
 
   onTransportError(error: Error): void {
+    publishError(this, this.transport?.connection.side ?? 'client', error);
     // A bad peer must not crash a process that did not listen for errors.
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
@@ -344,6 +347,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   onTransportClose(code: number, reason: Buffer, wasClean: boolean): void {
     this.readyState = CLOSED;
     this.closeHook?.(this, code);
+    publishClose(this, this.transport!.connection.side, code, reason, wasClean);
     this.emit('close', code, reason, wasClean);
   }
 
@@ -352,6 +356,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     if (this.readyState === CLOSED) return;
     this.readyState = CLOSED;
     this.onTransportError(error);
+    publishClose(this, 'client', CloseCode.Abnormal, EMPTY, false);
     this.emit('close', CloseCode.Abnormal, EMPTY, false);
   }
 
