@@ -179,6 +179,14 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // Leave other paths to other 'upgrade' listeners, if the server has any.
     if (!this.shouldHandle(req) && this.httpServer!.listenerCount('upgrade') > 1) return;
+    if ((socket as PendingSocket)[kHandled]) {
+      // Another WebSocketServer on this http server took the socket (both serve its path): a
+      // misconfiguration to report, but not by throwing out of Node's 'upgrade' event.
+      const error = new Error('Another WebSocketServer already handles this upgrade: give each server its own path');
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+      else process.emitWarning(error);
+      return;
+    }
     this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
   };
   private readonly onListening = () => this.emit('listening');

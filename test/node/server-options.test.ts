@@ -145,6 +145,22 @@ describe('handleUpgrade', () => {
     expect(second).toHaveLength(1);
     expect((second[0] as Error).message).toMatch(/more than once/);
   });
+
+
+  it('two servers attached to one http server for the same path: the second reports an error, the first serves', async () => {
+    const { server, port } = await startHttpServer(defer);
+    const first = new WebSocketServer({ server });
+    const second = new WebSocketServer({ server });
+    defer(() => Promise.all([first.close(), second.close()]));
+    first.on('connection', (ws) => ws.send('first'));
+    const errors: Error[] = [];
+    second.on('error', (error) => errors.push(error));
+    const client = await connect(`ws://127.0.0.1:${port}`);
+    defer(() => client.terminate());
+    const [data] = await once<[Buffer]>(client, 'message');
+    expect(data.toString()).toBe('first');
+    expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/already handles/)]);
+  });
 });
 
 describe('allowedOrigins', () => {
