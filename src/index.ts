@@ -1,5 +1,34 @@
-export { WebSocket, type BinaryType, type Data, type SendOptions, type SendCallback, type WebSocketEventMap } from './node/websocket.js';
-export { WebSocketServer, type ServerOptions, type VerifyInfo, type CloseOptions, type WebSocketServerEventMap } from './node/server.js';
+import { WebSocket } from './node/websocket.js';
+import { WebSocketServer } from './node/server.js';
+import { connect } from './node/connect.js';
+import { HandshakeError } from './node/errors.js';
+import { Message } from './node/message.js';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './node/events.js';
+import { toPrometheus } from './node/stats.js';
+import { CloseCode, Opcode } from './protocol/constants.js';
+import { ProtocolError } from './protocol/errors.js';
+import { LocalBroker } from './node/broker.js';
+import { ReconnectingWebSocket, QueueFullError } from './node/reconnecting.js';
+
+export {
+  WebSocket,
+  type BinaryType,
+  type BinaryTypes,
+  type RawData,
+  type Data,
+  type SendOptions,
+  type SendCallback,
+  type WebSocketEventMap,
+} from './node/websocket.js';
+export {
+  WebSocketServer,
+  type ServerOptions,
+  type VerifyInfo,
+  type CloseOptions,
+  type WebSocketServerEventMap,
+  type HandshakeRequestError,
+} from './node/server.js';
+export type { OriginRule } from './node/origins.js';
 export { connect } from './node/connect.js';
 export type { ClientOptions } from './node/client.js';
 export { HandshakeError } from './node/errors.js';
@@ -23,3 +52,63 @@ export {
   type ReconnectingEventMap,
 } from './node/reconnecting.js';
 export type { HandshakeMessage, OpenMessage, CloseMessage, ErrorMessage } from './node/diagnostics.js';
+
+// The default export is the WebSocket class carrying the rest of the API as statics, as the ws
+// package's main export does: `WebSocket.Server` and `const { WebSocketServer } = require(...)`
+// code runs unchanged, and CommonJS code (which gets only this value) reaches everything.
+// The statics are declared here, merged into the class, and set below: a new one goes in both.
+type BinaryType = import('./node/websocket.js').BinaryType;
+type Socket<User = any> = WebSocket<any, User>;
+declare module './node/websocket.js' {
+  namespace WebSocket {
+    let WebSocket: typeof import('./node/websocket.js').WebSocket;
+    let WebSocketServer: typeof import('./node/server.js').WebSocketServer;
+    /** The ws name of `WebSocketServer`. */
+    let Server: typeof import('./node/server.js').WebSocketServer;
+    // The types ws code names through its default export (`WebSocket.Server`, `WebSocket.RawData`).
+    type WebSocketServer<User = unknown, W extends Socket = Socket<User>> = import('./node/server.js').WebSocketServer<User, W>;
+    type Server<User = unknown, W extends Socket = Socket<User>> = import('./node/server.js').WebSocketServer<User, W>;
+    type ServerOptions<User = unknown, W extends Socket = Socket<User>> = import('./node/server.js').ServerOptions<User, W>;
+    type RawData<B extends BinaryType = BinaryType> = import('./node/websocket.js').RawData<B>;
+    type Data = import('./node/websocket.js').Data;
+    type ClientOptions = import('./node/client.js').ClientOptions;
+    let connect: typeof import('./node/connect.js').connect;
+    let HandshakeError: typeof import('./node/errors.js').HandshakeError;
+    let Message: typeof import('./node/message.js').Message;
+    let CloseEvent: typeof import('./node/events.js').CloseEvent;
+    let ErrorEvent: typeof import('./node/events.js').ErrorEvent;
+    let MessageEvent: typeof import('./node/events.js').MessageEvent;
+    let WebSocketEvent: typeof import('./node/events.js').WebSocketEvent;
+    let toPrometheus: typeof import('./node/stats.js').toPrometheus;
+    let CloseCode: typeof import('./protocol/constants.js').CloseCode;
+    let Opcode: typeof import('./protocol/constants.js').Opcode;
+    let ProtocolError: typeof import('./protocol/errors.js').ProtocolError;
+    let LocalBroker: typeof import('./node/broker.js').LocalBroker;
+    let ReconnectingWebSocket: typeof import('./node/reconnecting.js').ReconnectingWebSocket;
+    let QueueFullError: typeof import('./node/reconnecting.js').QueueFullError;
+  }
+}
+Object.assign(WebSocket, {
+  WebSocket,
+  WebSocketServer,
+  Server: WebSocketServer,
+  connect,
+  HandshakeError,
+  Message,
+  CloseEvent,
+  ErrorEvent,
+  MessageEvent,
+  WebSocketEvent,
+  toPrometheus,
+  CloseCode,
+  Opcode,
+  ProtocolError,
+  LocalBroker,
+  ReconnectingWebSocket,
+  QueueFullError,
+});
+
+export default WebSocket;
+// require('rfc6455') returns this value instead of the module namespace (Node's require(esm),
+// 20.19+ and 22.12+): the class, as require('ws') returns ws's.
+export { WebSocket as 'module.exports' };

@@ -9,13 +9,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
 import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
-import { checkRequest, unsafeRefusal } from '../protocol/handshake.js';
+import { checkRequest, isFieldValue, isToken, unsafeRefusal } from '../protocol/handshake.js';
 import { refusalResponse, ServerHandshake, type CheckedRequest, type ServerAcceptance } from '../protocol/server-handshake.js';
 import { resolvePolicies, type Policies, type PolicyOptions } from './policies.js';
 import { noteUpgrade, publishAccepted, publishRefused } from './diagnostics.js';
 import { ServerStats, type StatsSnapshot } from './stats.js';
 import type { Broker } from './broker.js';
 import { PubSub, type PublishOptions } from './topics.js';
+import { originAllowed, type OriginRule } from './origins.js';
 import { WebSocket, type Data } from './websocket.js';
 
 export interface VerifyInfo {
@@ -25,7 +26,12 @@ export interface VerifyInfo {
 }
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
-export interface ServerOptions extends PolicyOptions, Pick<https.ServerOptions, 'key' | 'cert' | 'ca' | 'pfx' | 'passphrase'> {
+/** What `authenticate` may return: a user, or false/null/undefined to refuse (401). */
+type AuthResult<User> = User | false | null | undefined;
+
+export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = WebSocket<'nodebuffer', User>>
+  extends PolicyOptions,
+    Pick<https.ServerOptions, 'key' | 'cert' | 'ca' | 'pfx' | 'passphrase'> {
   /** Listen on this port (with `key` and `cert`: over TLS, for wss://). */
   port?: number;
   host?: string;
@@ -45,7 +51,8 @@ export interface ServerOptions extends PolicyOptions, Pick<https.ServerOptions, 
   handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false;
   /**
    * Accepts or refuses a handshake before the upgrade: return a boolean (or a promise of one), or
-   * take a callback `(result, code, message, headers)` as the `ws` package does. Refusal is a 403.
+   * take a callback `(result, code, message, headers)` as the `ws` package does. Refusal is a 401,
+   * as in `ws`, unless the callback gives another code.
    */
   verifyClient?:
     | ((info: VerifyInfo) => boolean | Promise<boolean>)
@@ -55,7 +62,18 @@ export interface ServerOptions extends PolicyOptions, Pick<https.ServerOptions, 
    * `null` refuses with 401; an error with a `status` refuses with that status (and its `headers`,
    * if any); any other error is a 500 and an 'upgradeError' event.
    */
-  authenticate?: (req: http.IncomingMessage) => unknown | Promise<unknown>;
+  authenticate?: (req: http.IncomingMessage) => AuthResult<User> | Promise<AuthResult<User>>;
+  /**
+   * Origins browsers' pages may connect from: exact strings (case-insensitive) or RegExps (anchor
+   * them). Others are refused with 403. A request without Origin (not a browser) is let through.
+   */
+  allowedOrigins?: readonly OriginRule[];
+  /** Keep `clients`, the set of open connections (default true). False: it stays empty. */
+  clientTracking?: boolean;
+  /** Answer pings with pongs (default true). False: the app answers them, or does not. */
+  autoPong?: boolean;
+  /** The class accepted connections are made of: a subclass of WebSocket (default WebSocket). */
+  WebSocket?: new () => W;
   /** Most open connections; more are refused with 503. */
   maxConnections?: number;
   /** Most open connections from one client address; more are refused with 429. */
@@ -75,18 +93,44 @@ interface Refusal {
   headers?: Record<string, string>;
 }
 
-export interface WebSocketServerEventMap {
-  connection: [ws: WebSocket, req: http.IncomingMessage];
+export interface WebSocketServerEventMap<W extends WebSocket<any, any> = WebSocket> {
+  connection: [ws: W, req: http.IncomingMessage];
   listening: [];
   error: [error: Error];
   /** A hook threw an error without a status, or refused with an unsafe status or header: the client got a 500. */
   upgradeError: [error: unknown, req: http.IncomingMessage];
+  /**
+   * The 101 response's lines (status line first), before they are written: a listener may add,
+   * change or remove header lines. A line that is not a valid header makes the answer a 500.
+   */
+  headers: [headers: string[], req: http.IncomingMessage];
+  /**
+   * An invalid handshake request (bad method, headers, key or version). With a listener, the
+   * server does not answer: the listener owns the socket (`error.status` and `error.headers` say
+   * what the answer would have been). Without one, the client gets that answer.
+   */
+  wsClientError: [error: HandshakeRequestError, socket: Duplex, req: http.IncomingMessage];
   close: [];
 }
 
-export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
-  readonly clients = new Set<WebSocket>();
-  readonly options: ServerOptions;
+/** Why a handshake request was refused, and the answer the server would send. */
+export interface HandshakeRequestError extends Error {
+  status: number;
+  headers: Record<string, string>;
+}
+
+export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = WebSocket<'nodebuffer', User>> extends EventEmitter<
+  WebSocketServerEventMap<W>
+> {
+  /** The open connections; stays empty with `clientTracking: false`. */
+  readonly clients = new Set<W>();
+  readonly options: ServerOptions<User, W>;
+  /** Open connections, counted whether or not `clients` holds them (for maxConnections and close). */
+  private open = 0;
+  private readonly tracking: boolean;
+  private readonly Socket: new () => W;
+  /** Set once close() has finished: a later close() is told the server is not running. */
+  private stopped = false;
   private readonly httpServer: http.Server | null;
   private readonly ownsServer: boolean;
   private closed = false;
@@ -99,9 +143,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   private readonly pubsub: PubSub;
   private readonly handshake: ServerHandshake<http.IncomingMessage>;
 
-  constructor(options: ServerOptions, callback?: () => void) {
+  constructor(options: ServerOptions<User, W>, callback?: () => void) {
     super();
     this.options = { maxPayload: DEFAULT_MAX_PAYLOAD, ...options };
+    this.tracking = options.clientTracking ?? true;
+    this.Socket = options.WebSocket ?? (WebSocket as unknown as new () => W);
     const modes = [options.port !== undefined, options.server !== undefined, options.noServer === true];
     if (modes.filter(Boolean).length !== 1) {
       throw new TypeError('Exactly one of the "port", "server" and "noServer" options must be given');
@@ -134,6 +180,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // Leave other paths to other 'upgrade' listeners, if the server has any.
     if (!this.shouldHandle(req) && this.httpServer!.listenerCount('upgrade') > 1) return;
+    if ((socket as PendingSocket)[kHandled]) {
+      // Another WebSocketServer on this http server took the socket (both serve its path): a
+      // misconfiguration to report, but not by throwing out of Node's 'upgrade' event.
+      const error = new Error('Another WebSocketServer already handles this upgrade: give each server its own path');
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+      else process.emitWarning(error);
+      return;
+    }
     this.handleUpgrade(req, socket, head, (ws) => this.emit('connection', ws, req));
   };
   private readonly onListening = () => this.emit('listening');
@@ -150,17 +204,22 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
   }
 
   /** Completes (or refuses) the handshake for an upgrade request, then hands the socket to `callback`. */
-  handleUpgrade(
-    req: http.IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    callback: (ws: WebSocket, req: http.IncomingMessage) => void,
-  ): void {
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: W, req: http.IncomingMessage) => void): void {
+    // Two handshakes on one socket would interleave two answers: a misconfiguration (two servers
+    // on one 'upgrade' event, say), reported to the caller instead of corrupting the stream.
+    if ((socket as PendingSocket)[kHandled]) {
+      throw new Error('handleUpgrade() was called more than once with the same socket');
+    }
+    (socket as PendingSocket)[kHandled] = true;
     socket.on('error', destroyOnError);
     noteUpgrade(socket, req);
     if (this.closed) return this.refuse(socket, { status: 503, message: 'Server is closing' });
     const checked = this.handshake.check(req);
-    if (!checked.ok) return this.refuse(socket, checked);
+    if (!checked.ok) return this.refuseRequest(req, socket, checked);
+    const { allowedOrigins } = this.options;
+    if (allowedOrigins && !originAllowed(req, allowedOrigins)) {
+      return this.refuse(socket, { status: 403, message: 'Origin not allowed' });
+    }
     const refusal = this.admit(req);
     if (refusal) return this.refuse(socket, refusal);
     const hooks = this.options.verifyClient || this.options.authenticate;
@@ -185,11 +244,22 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     );
   }
 
+  /**
+   * A request that is not a valid handshake: answered here, or (ws's 'wsClientError') handed to
+   * the app's listener, which answers it. A path that is not ours is routing, not a client error.
+   */
+  private refuseRequest(req: http.IncomingMessage, socket: Duplex, refusal: Refusal): void {
+    if (refusal.status === 404 || this.listenerCount('wsClientError') === 0) return this.refuse(socket, refusal);
+    this.statistics.refused(refusal.status);
+    const error = Object.assign(new Error(refusal.message), { status: refusal.status, headers: { ...refusal.headers } });
+    this.emit('wsClientError', error, socket, req);
+  }
+
   /** Checks of this server's state rather than of the request: closing, connection limits. */
   private admit(req: http.IncomingMessage): Refusal | null {
     if (this.closed) return { status: 503, message: 'Server is closing' };
     const { maxConnections, maxConnectionsPerIp } = this.options;
-    if (maxConnections !== undefined && this.clients.size >= maxConnections) {
+    if (maxConnections !== undefined && this.open >= maxConnections) {
       return { status: 503, message: 'Too many connections', headers: { 'Retry-After': '5' } };
     }
     if (maxConnectionsPerIp !== undefined && (this.perIp.get(clientAddress(req)) ?? 0) >= maxConnectionsPerIp) {
@@ -241,7 +311,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     head: Buffer,
     checked: CheckedRequest<http.IncomingMessage>,
     user: unknown,
-    callback: (ws: WebSocket, req: http.IncomingMessage) => void,
+    callback: (ws: W, req: http.IncomingMessage) => void,
   ): void {
     const req = checked.request;
     // The client may have gone while the hooks ran (its FIN already read: not readable), and
@@ -250,34 +320,39 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     const refusal = this.admit(req);
     if (refusal) return this.refuse(socket, refusal);
     let accepted: ServerAcceptance;
+    let response: string;
+    let ws: W;
     try {
       const result = this.handshake.accept(checked);
       if (!result.ok) throw new Error('handleProtocols returned a value that is not a token');
       accepted = result;
+      response = this.responseHead(accepted.response, req);
+      ws = new this.Socket();
     } catch (error) {
-      // handleProtocols is app code: its failure is this handshake's 500, never a throw out of
-      // an 'upgrade' listener or a promise callback.
+      // handleProtocols, 'headers' listeners and the WebSocket class are app code: their failure
+      // is this handshake's 500, never a throw out of an 'upgrade' listener or a promise callback.
       this.emit('upgradeError', error, req);
       return this.refuse(socket, { status: 500, message: 'Internal Server Error' });
     }
     clearHandshakeTimer(socket);
-    socket.write(accepted.response);
+    socket.write(response);
     socket.removeListener('error', destroyOnError);
     socket.removeListener('end', destroyOnEnd);
     publishAccepted(req);
 
-    const ws = new WebSocket();
     ws.protocol = accepted.protocol;
     ws.extensions = accepted.extensions;
     ws.user = user;
     ws.url = req.url ?? '/';
-    ws.attach(socket, 'server', accepted.connection, { closeTimeout: this.options.closeTimeout, policies: this.policies });
+    const connection = this.options.autoPong === false ? { ...accepted.connection, autoPong: false } : accepted.connection;
+    ws.attach(socket, 'server', connection, { closeTimeout: this.options.closeTimeout, policies: this.policies });
     if (this.options.maxConnectionsPerIp !== undefined) {
       ws.peerAddress = clientAddress(req);
       this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);
     }
     ws.closeHook = this.onClientClose;
-    this.clients.add(ws);
+    this.open++;
+    if (this.tracking) this.clients.add(ws);
     ws.pubsub = this.pubsub;
     this.statistics.connections++;
     this.statistics.handshakesAccepted++;
@@ -285,16 +360,35 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     ws.startReading(head);
   }
 
+  /**
+   * The 101 head as written: 'headers' listeners see its lines and may change them. What they
+   * leave must still be header lines, or the client would read our frames as more headers.
+   */
+  private responseHead(head: string, req: http.IncomingMessage): string {
+    if (this.listenerCount('headers') === 0) return head;
+    const lines = head.slice(0, -4).split('\r\n');
+    this.emit('headers', lines, req);
+    const [status, ...fields] = lines;
+    if (typeof status !== 'string' || !status.startsWith('HTTP/1.1 101 ')) throw new Error(`'headers' listener changed the status line`);
+    for (const line of fields) {
+      const colon = typeof line === 'string' ? line.indexOf(':') : -1;
+      if (colon <= 0 || !isToken(line.slice(0, colon)) || !isFieldValue(line.slice(colon + 1))) {
+        throw new Error(`'headers' listener left an invalid header line: ${JSON.stringify(line)}`);
+      }
+    }
+    return lines.join('\r\n') + '\r\n\r\n';
+  }
+
   /** Bookkeeping when a connection ends: one function for all connections, not a closure each. */
-  private readonly onClientClose = (ws: WebSocket, code: number): void => {
+  private readonly onClientClose = (ws: WebSocket<any, any>, code: number): void => {
     this.statistics.closed(code);
     if (ws.peerAddress !== undefined) {
       const left = this.perIp.get(ws.peerAddress)! - 1;
       if (left === 0) this.perIp.delete(ws.peerAddress);
       else this.perIp.set(ws.peerAddress, left);
     }
-    this.clients.delete(ws);
-    if (this.clients.size === 0) this.drained?.();
+    this.clients.delete(ws as W);
+    if (--this.open === 0) this.drained?.();
   };
 
   /**
@@ -307,13 +401,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
 
   /** Sends a message, serialized once, to every connection of this server. */
   broadcast(data: Data, options?: PublishOptions): number {
+    // Without tracking there is no list to send to: an error, not a broadcast that reaches nobody.
+    if (!this.tracking) throw new Error('broadcast() needs clientTracking');
     return this.pubsub.broadcast(this.clients, data, options);
   }
 
   /**
    * Stops accepting connections and closes every open one with a close handshake (1001 unless
    * `code` says otherwise); after `timeout` ms (default 10 s) the rest are terminated. Resolves
-   * once all are closed. A server passed in with `server` is left listening.
+   * once all are closed, and 'close' is emitted once. A server passed in with `server` is left
+   * listening. Called again while closing, it waits for the same end; called once closed, the
+   * callback gets an error (the server is not running, as in ws) and the promise still resolves.
+   * With `clientTracking: false` the connections are not known: they are left open.
    */
   close(callback?: (error?: Error) => void): Promise<void>;
   close(options: CloseOptions, callback?: (error?: Error) => void): Promise<void>;
@@ -324,7 +423,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     }
     // Every call gets the one shutdown: a second must not replace the first's resolver.
     const done = (this.closing ??= this.shutdown(options));
-    if (callback) done.then(() => callback!(), callback);
+    if (this.stopped) {
+      if (callback) process.nextTick(callback, new Error('The server is not running'));
+    } else if (callback) {
+      done.then(() => callback!(), callback);
+    }
     return done;
   }
 
@@ -338,7 +441,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
       server.off('error', this.onError);
     }
     const allClosed = new Promise<void>((resolve) => {
-      if (this.clients.size === 0) return resolve();
+      if (this.open === 0 || !this.tracking) return resolve();
       this.drained = resolve;
       for (const ws of this.clients) ws.close(code, reason);
       const timer = setTimeout(() => {
@@ -348,12 +451,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     });
     const serverClosed = new Promise<void>((resolve) => {
       if (!this.ownsServer || !server!.listening) return resolve();
-      server!.close(() => resolve());
+      // Connections we do not track would hold server.close()'s callback until the app ends
+      // them: without tracking, stopping to listen (at once) is the end we wait for.
+      server!.close(this.tracking ? () => resolve() : undefined);
       server!.closeIdleConnections();
+      if (!this.tracking) resolve();
     });
     return Promise.all([allClosed, serverClosed])
       .then(() => this.pubsub.close())
       .then(() => {
+        this.stopped = true;
         this.emit('close');
       });
   }
@@ -367,7 +474,8 @@ export interface CloseOptions {
 }
 
 const kHandshakeTimer = Symbol('rfc6455.handshakeTimer');
-type PendingSocket = Duplex & { [kHandshakeTimer]?: NodeJS.Timeout };
+const kHandled = Symbol('rfc6455.handled');
+type PendingSocket = Duplex & { [kHandshakeTimer]?: NodeJS.Timeout; [kHandled]?: true };
 
 /**
  * Drops the socket if it has not upgraded within `ms`. Cleared on upgrade, refusal and close, and
@@ -419,13 +527,14 @@ function createServer(options: ServerOptions): http.Server | https.Server {
 async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, info: VerifyInfo): Promise<Refusal | null> {
   if (verify.length >= 2) {
     return new Promise((resolve) => {
-      (verify as (info: VerifyInfo, callback: VerifyCallback) => void)(info, (result, code = 403, message, headers) => {
-        resolve(result ? null : { status: code, message: message ?? 'Forbidden', headers });
+      (verify as (info: VerifyInfo, callback: VerifyCallback) => void)(info, (result, code = 401, message, headers) => {
+        resolve(result ? null : { status: code, message: message ?? (code === 401 ? 'Unauthorized' : 'Refused'), headers });
       });
     });
   }
+  // 401 as in ws, so code written for ws sees the status it expects.
   const result = await (verify as (info: VerifyInfo) => boolean | Promise<boolean>)(info);
-  return result ? null : { status: 403, message: 'Forbidden' };
+  return result ? null : { status: 401, message: 'Unauthorized' };
 }
 
 function refuse(socket: Duplex, refusal: Refusal): void {

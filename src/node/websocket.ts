@@ -15,6 +15,15 @@ import { topicsView, type PubSub } from './topics.js';
 import { Transport, type TransportOptions, type TransportOwner } from './transport.js';
 
 export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+/** What a binary message arrives as, for each `binaryType`. */
+export interface BinaryTypes {
+  nodebuffer: Buffer;
+  arraybuffer: ArrayBuffer;
+  fragments: Buffer[];
+  blob: Blob;
+}
+/** A binary message's data under binaryType `B` (all four forms when `B` is not known). */
+export type RawData<B extends BinaryType = BinaryType> = BinaryTypes[B];
 export type Data = string | Buffer | ArrayBuffer | ArrayBufferView;
 export type SendCallback = (error?: Error | null) => void;
 
@@ -35,11 +44,14 @@ const kListener = Symbol('rfc6455.listener');
 
 type Listener = ((...args: any[]) => void) & { [kListener]?: unknown };
 
-/** Event names and listener arguments, for typed `on()`. */
-export interface WebSocketEventMap {
+/**
+ * Event names and listener arguments, for typed `on()`. `B` is the `binaryType` in use: text is
+ * always a Buffer, binary data follows `B`. (Not a union of [Buffer, false] | [RawData, true]
+ * pairs: TypeScript would then refuse the common one-parameter listener `(data) => ...`.)
+ */
+export interface WebSocketEventMap<B extends BinaryType = 'nodebuffer'> {
   open: [];
-  /** `data` is a Buffer for text; for binary it follows `binaryType` (a Buffer by default). */
-  message: [data: Buffer, isBinary: boolean];
+  message: [data: Buffer | RawData<B>, isBinary: boolean];
   fragment: [data: Buffer, isBinary: boolean, fin: boolean];
   ping: [data: Buffer];
   pong: [data: Buffer];
@@ -53,7 +65,15 @@ export interface WebSocketEventMap {
   dropped: [size: number];
 }
 
-export class WebSocket extends EventEmitter<WebSocketEventMap> implements TransportOwner {
+/**
+ * `B` types binary messages: the library cannot see an assignment to `binaryType`, so code that
+ * changes it says so in the type too (`new WebSocket<'arraybuffer'>(url)`; `WebSocket<BinaryType>`
+ * for any). `User` is the type of `user` (the server's `authenticate` result).
+ */
+export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
+  extends EventEmitter<WebSocketEventMap<B>>
+  implements TransportOwner
+{
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -70,9 +90,10 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   /** The extensions agreed in the handshake, as the Sec-WebSocket-Extensions value, or ''. */
   extensions = '';
   url = '';
+  // Typed wide so that assigning any binaryType typechecks; `B` is what messages are typed as.
   binaryType: BinaryType = 'nodebuffer';
   /** What the server's `authenticate` hook returned for this connection. */
-  user: unknown = undefined;
+  user: User = undefined as User;
 
   /** @internal The server's bookkeeping, run as the connection ends (before 'close' listeners). */
   closeHook: ((ws: WebSocket, code: number) => void) | null = null;
@@ -311,7 +332,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
   // TransportOwner: what the connection reports.
 
   onTransportMessage(data: Buffer, isBinary: boolean): void {
-    this.emit('message', isBinary ? (this.binary(data) as Buffer) : data, isBinary);
+    (this as WebSocket).emit('message', isBinary ? (this.binary(data) as Buffer) : data, isBinary);
   }
 
   onTransportFragment(data: Buffer, isBinary: boolean, fin: boolean): void {
@@ -458,7 +479,7 @@ export class WebSocket extends EventEmitter<WebSocketEventMap> implements Transp
     const queue: Message[] = [];
     let waiting: ((result: IteratorResult<Message>) => void) | null = null;
     let done = this.readyState === CLOSED;
-    const onMessage = (data: Buffer, isBinary: boolean) => {
+    const onMessage = (data: Buffer | RawData<B>, isBinary: boolean) => {
       const message = new Message(asBuffer(data), isBinary);
       if (waiting) {
         const resolve = waiting;

@@ -27,7 +27,7 @@ async function rejection(promise: Promise<unknown>): Promise<HandshakeError> {
 
 describe('handshake failures reject connect() with a HandshakeError', () => {
   it('403 from verifyClient carries the status', async () => {
-    const { url } = await startEchoServer(defer, { verifyClient: () => false });
+    const { url } = await startEchoServer(defer, { verifyClient: (_info: unknown, cb: (ok: boolean, code: number) => void) => cb(false, 403) });
     const error = await rejection(connect(url));
     expect(error.status).toBe(403);
     expect(error.message).toMatch(/403/);

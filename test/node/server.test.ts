@@ -150,22 +150,27 @@ describe('verifyClient', () => {
     return { status: res.status, body: res.body, connected };
   }
 
-  it('sync false → 403', async () => {
-    expect(await statusWith({ verifyClient: () => false })).toMatchObject({ status: 403, connected: false });
+  it('sync false → 401, as in ws', async () => {
+    expect(await statusWith({ verifyClient: () => false })).toMatchObject({ status: 401, connected: false });
   });
 
   it('sync true → 101', async () => {
     expect(await statusWith({ verifyClient: () => true })).toMatchObject({ status: 101, connected: true });
   });
 
-  it('a promise of false → 403; of true → 101', async () => {
-    expect((await statusWith({ verifyClient: async () => false })).status).toBe(403);
+  it('a promise of false → 401; of true → 101', async () => {
+    expect((await statusWith({ verifyClient: async () => false })).status).toBe(401);
     expect((await statusWith({ verifyClient: () => new Promise((r) => setTimeout(() => r(true), 20)) })).status).toBe(101);
   });
 
   it('ws-style callback refusing with 401 and a message → that status and body', async () => {
     const result = await statusWith({ verifyClient: (_info: VerifyInfo, cb: (ok: boolean, code?: number, message?: string) => void) => cb(false, 401, 'Who are you') });
     expect(result).toMatchObject({ status: 401, body: 'Who are you', connected: false });
+  });
+
+  it('ws-style callback refusing without a code → 401, as in ws', async () => {
+    const result = await statusWith({ verifyClient: (_info: VerifyInfo, cb: (ok: boolean) => void) => cb(false) });
+    expect(result).toMatchObject({ status: 401, connected: false });
   });
 
   it('ws-style callback accepting → 101', async () => {
@@ -229,7 +234,7 @@ describe('authenticate', () => {
   it('verifyClient runs first: its refusal wins over authenticate', async () => {
     let authenticated = false;
     const { port } = await startEchoServer(defer, { verifyClient: () => false, authenticate: () => (authenticated = true) });
-    expect((await rawRequest(port, upgradeRequest(port))).status).toBe(403);
+    expect((await rawRequest(port, upgradeRequest(port))).status).toBe(401);
     expect(authenticated).toBe(false);
   });
 });
