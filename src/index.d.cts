@@ -24,6 +24,7 @@ import type * as protocolErrors from './protocol/errors.js' with { 'resolution-m
 import type * as broker from './node/broker.js' with { 'resolution-mode': 'import' };
 import type * as topics from './node/topics.js' with { 'resolution-mode': 'import' };
 import type * as reconnecting from './node/reconnecting.js' with { 'resolution-mode': 'import' };
+import type * as diagnostics from './node/diagnostics.js' with { 'resolution-mode': 'import' };
 
 declare const WebSocket: typeof websocket.WebSocket;
 type WebSocket<B extends websocket.BinaryType = 'nodebuffer', User = unknown> = websocket.WebSocket<B, User>;
@@ -71,6 +72,10 @@ declare namespace WebSocket {
   type QueueOptions = reconnecting.QueueOptions;
   type DisconnectInfo = reconnecting.DisconnectInfo;
   type ReconnectingEventMap = reconnecting.ReconnectingEventMap;
+  type HandshakeMessage = diagnostics.HandshakeMessage;
+  type OpenMessage = diagnostics.OpenMessage;
+  type CloseMessage = diagnostics.CloseMessage;
+  type ErrorMessage = diagnostics.ErrorMessage;
 }
 
 export = WebSocket;
