@@ -16,7 +16,9 @@ export {
   type BinaryTypes,
   type RawData,
   type Data,
+  type SendData,
   type SendOptions,
+  type ListenerOptions,
   type SendCallback,
   type WebSocketEventMap,
 } from './node/websocket.js';
@@ -30,10 +32,20 @@ export {
 } from './node/server.js';
 export type { OriginRule } from './node/origins.js';
 export { connect } from './node/connect.js';
+export { createWebSocketStream } from './node/stream.js';
 export type { ClientOptions } from './node/client.js';
 export { HandshakeError } from './node/errors.js';
 export { Message } from './node/message.js';
-export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './node/events.js';
+export {
+  CloseEvent,
+  ErrorEvent,
+  MessageEvent,
+  WebSocketEvent,
+  type CloseEventInit,
+  type ErrorEventInit,
+  type MessageEventInit,
+  type EventOptions,
+} from './node/events.js';
 export type { HeartbeatOptions, BackpressureOptions, PolicyOptions } from './node/policies.js';
 export type { RateLimitOptions } from './node/rate-limit.js';
 export { toPrometheus, type StatsSnapshot } from './node/stats.js';

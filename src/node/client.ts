@@ -1,131 +1,269 @@
 /**
  * The client's opening handshake (RFC 6455 §4.1) over node:http / node:https: a GET with Upgrade,
  * then the 101 response checked against what was offered before the socket is handed over.
+ * Redirects (when asked for) and non-101 answers the application wants to read are handled here;
+ * which URL a redirect may go to is redirect.ts's decision.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { ClientHandshake } from '../protocol/client-handshake.js';
+import { ClientHandshake, type ClientHandshakeOptions } from '../protocol/client-handshake.js';
 import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
+import { parseClientUrl, sameServer, type ClientTarget } from './client-url.js';
 import { HandshakeError } from './errors.js';
 import { proxyFor, tunnel } from './proxy.js';
 import { readRefusalBody } from './refusal-body.js';
 import { resolvePolicies, type PolicyOptions } from './policies.js';
+import { headersForRedirect, isRedirect, redirectTarget } from './redirect.js';
 import type { WebSocket } from './websocket.js';
 
-export interface ClientOptions extends PolicyOptions, Pick<TlsOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'servername'> {
+/**
+ * Everything node:https.request takes (TLS options `ca cert key pfx passphrase ciphers servername
+ * rejectUnauthorized …`, `auth`, `family`, `localAddress`, `lookup`, `createConnection`, `agent`)
+ * is passed on to it; the rest is ours.
+ */
+type RequestPassThrough = Omit<
+  https.RequestOptions,
+  'headers' | 'signal' | 'method' | 'host' | 'hostname' | 'port' | 'path' | 'protocol' | 'socketPath' | 'defaultPort' | 'agent'
+>;
+
+export interface ClientOptions extends PolicyOptions, RequestPassThrough {
   /** Subprotocols to offer (also accepted as `new WebSocket(url, protocols)`). */
   protocols?: string | string[];
   /** Extra request headers. */
-  headers?: Record<string, string>;
+  headers?: Record<string, string | string[] | number>;
   origin?: string;
-  /** Milliseconds for the whole handshake; default 30 s. */
+  /** Milliseconds for the whole handshake, redirects included; default 30 s. */
   handshakeTimeout?: number;
   signal?: AbortSignal;
   maxPayload?: number;
   closeTimeout?: number;
   /** Deliver messages as 'fragment' events instead of whole 'message' events. */
   streaming?: boolean;
-  agent?: http.Agent;
+  /** By default none: each handshake gets a connection of its own. */
+  agent?: http.Agent | false;
   /** An http:// proxy to tunnel through (CONNECT); by default HTTPS_PROXY/HTTP_PROXY/NO_PROXY; false: none. */
   proxy?: string | URL | false;
   /** permessage-deflate (RFC 7692): offered by default; false to not offer it. */
   perMessageDeflate?: boolean | DeflateOptions;
+  /** Follow 301/302/303/307/308 answers (default false: they fail the handshake). */
+  followRedirects?: boolean;
+  /** Redirects followed before failing; default 10. */
+  maxRedirects?: number;
+  /** Only 13 (RFC 6455) is spoken; any other value throws a RangeError. */
+  protocolVersion?: number;
+  /**
+   * Accepted for ws compatibility and ignored: text is always validated, because RFC 6455 §8.1
+   * requires failing the connection on invalid UTF-8.
+   */
+  skipUTF8Validation?: boolean;
+  /** Called instead of `request.end()`: write a body, set headers, then end it yourself. */
+  finishRequest?: (request: http.ClientRequest, ws: WebSocket) => void;
 }
 
-const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+/** Our options, never given to node:http (`signal` would abort the request behind our back). */
+const OWN_OPTIONS = new Set([
+  'protocols', 'headers', 'origin', 'handshakeTimeout', 'signal', 'maxPayload', 'closeTimeout', 'streaming',
+  'agent', 'perMessageDeflate', 'followRedirects', 'maxRedirects', 'protocolVersion', 'skipUTF8Validation',
+  'finishRequest', 'heartbeat', 'idleTimeout', 'rateLimit', 'backpressure', 'auth',
+]);
 
+const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
+const DEFAULT_MAX_REDIRECTS = 10;
+
+/** Checks the URL, subprotocols and options (throwing as a browser does), then connects in the background. */
 export function openClient(
   ws: WebSocket,
   address: string | URL,
   protocols: string | string[] | undefined,
   options: ClientOptions,
 ): void {
-  const url = parseUrl(address);
-  ws.url = url.href;
-  const handshake = new ClientHandshake({
+  if (options.protocolVersion !== undefined && options.protocolVersion !== 13) {
+    throw new RangeError(`Unsupported protocol version: ${options.protocolVersion} (only 13, RFC 6455)`);
+  }
+  const target = parseClientUrl(address);
+  const handshakeOptions: ClientHandshakeOptions = {
     protocols: protocols ?? options.protocols,
     perMessageDeflate: options.perMessageDeflate,
     maxPayload: options.maxPayload,
     streaming: options.streaming,
-  });
-  const secure = url.protocol === 'wss:' || url.protocol === 'https:';
-  const headers: Record<string, string> = { ...options.headers, ...handshake.requestHeaders() };
-  if (options.origin) headers.Origin = options.origin;
-
-  const requestOptions: https.RequestOptions = {
-    host: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-    port: url.port || (secure ? 443 : 80),
-    path: url.pathname + url.search,
-    headers,
-    agent: options.agent ?? false,
-    ca: options.ca,
-    cert: options.cert,
-    key: options.key,
-    rejectUnauthorized: options.rejectUnauthorized,
-    servername: options.servername,
   };
-  const proxy = options.agent ? null : proxyFor(url, options.proxy);
-  if (proxy) Object.assign(requestOptions, { agent: undefined, createConnection: tunnel(proxy, { secure, timeout: options.handshakeTimeout, signal: options.signal }) });
-  if (url.username || url.password) {
-    requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  // Throws SyntaxError for an invalid or repeated subprotocol, before anything is sent.
+  new ClientHandshake(handshakeOptions);
+  ws.url = target.url.href;
+  new ClientAttempt(ws, options, handshakeOptions, target).start();
+}
+
+/** One opening handshake, through any redirects, until it succeeds or fails once. */
+class ClientAttempt {
+  private settled = false;
+  private request: http.ClientRequest | null = null;
+  private redirects = 0;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onAbort = () => this.fail(new HandshakeError('Opening handshake aborted'));
+  /** The first request's credentials, which go only to that server. */
+  private readonly auth: string | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly options: ClientOptions,
+    private readonly handshakeOptions: ClientHandshakeOptions,
+    private target: ClientTarget,
+  ) {
+    this.auth = credentials(target.url) ?? options.auth ?? undefined;
+    const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    this.timer = setTimeout(() => this.fail(new HandshakeError(`Opening handshake timed out after ${timeout} ms`)), timeout);
   }
-  const request = (secure ? https : http).request(requestOptions);
-  // Listen at once: an abort (even by a signal already aborted) destroys the request, which
-  // emits 'error' then, and an unheard 'error' would crash the process.
-  request.on('error', (error) => fail(error instanceof HandshakeError ? error : new HandshakeError(error.message)));
 
-  let settled = false;
-  const fail = (error: Error) => {
-    if (settled) return;
-    settled = true;
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
-    ws.abortHandshake = null;
-    request.destroy();
-    ws.failHandshake(error);
-  };
-  const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  const timer = setTimeout(() => fail(new HandshakeError(`Opening handshake timed out after ${timeout} ms`)), timeout);
-  const onAbort = () => fail(new HandshakeError('Opening handshake aborted'));
-  if (options.signal?.aborted) return void process.nextTick(onAbort);
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  ws.abortHandshake = fail;
+  start(): void {
+    const { signal } = this.options;
+    this.ws.abortHandshake = (error) => this.fail(error);
+    if (signal?.aborted) return void process.nextTick(this.onAbort);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.send(this.target, this.auth, this.options.headers ?? {});
+  }
 
-  request.on('response', (res) => {
-    void readRefusalBody(res).then((body) => fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers, body)));
-  });
-  request.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => {
+  private send(target: ClientTarget, auth: string | undefined, userHeaders: Record<string, string | string[] | number>): void {
+    const handshake = new ClientHandshake(this.handshakeOptions);
+    const headers: Record<string, string | string[] | number> = { ...userHeaders, ...handshake.requestHeaders() };
+    if (this.options.origin) headers.Origin = this.options.origin;
+    const requestOptions: https.RequestOptions = {
+      ...passThrough(this.options),
+      method: 'GET',
+      host: target.host,
+      port: target.port,
+      path: target.path,
+      socketPath: target.socketPath,
+      headers,
+      auth,
+    };
+    // node:http uses createConnection only when no agent is given.
+    if (this.options.agent !== undefined || !this.options.createConnection) requestOptions.agent = this.options.agent ?? false;
+    const proxy = this.options.agent || this.options.createConnection || target.socketPath ? null : proxyFor(target.url, this.options.proxy);
+    if (proxy) Object.assign(requestOptions, { agent: undefined, createConnection: tunnel(proxy, { secure: target.secure, timeout: this.options.handshakeTimeout, signal: this.options.signal }) });
+    const request = (target.secure ? https : http).request(requestOptions);
+    this.request = request;
+    // Listen at once: an abort (even by a signal already aborted) destroys the request, which
+    // emits 'error' then, and an unheard 'error' would crash the process.
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      if (request !== this.request) return;
+      this.fail(error instanceof HandshakeError ? error : new HandshakeError(error.message, undefined, undefined, { code: error.code, cause: error }));
+    });
+    request.on('response', (res) => this.onResponse(request, res, target, auth, userHeaders));
+    request.on('upgrade', (res: http.IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(request, handshake, res, socket, head));
+    if (this.redirects > 0 && this.ws.listenerCount('redirect') > 0) {
+      // Before the request is sent, so a listener may set headers on it (or close the WebSocket).
+      this.ws.emit('redirect', this.ws.url, request);
+      if (this.settled) return;
+    }
+    if (this.options.finishRequest) this.options.finishRequest(request, this.ws);
+    else request.end();
+  }
+
+  private onResponse(
+    request: http.ClientRequest,
+    res: http.IncomingMessage,
+    from: ClientTarget,
+    auth: string | undefined,
+    userHeaders: Record<string, string | string[] | number>,
+  ): void {
+    if (this.settled) return void res.resume();
+    const location = res.headers.location;
+    if (this.options.followRedirects && isRedirect(res.statusCode, location)) {
+      res.resume();
+      this.request = null;
+      request.destroy();
+      if (++this.redirects > (this.options.maxRedirects ?? DEFAULT_MAX_REDIRECTS)) {
+        return this.fail(new HandshakeError('Maximum redirects exceeded', res.statusCode, res.headers));
+      }
+      let to: ClientTarget;
+      try {
+        to = redirectTarget(from, location!);
+      } catch (error) {
+        return this.fail(error as Error);
+      }
+      this.target = to;
+      this.ws.url = to.url.href;
+      const nextAuth = credentials(to.url) ?? (sameServer(from, to) ? auth : undefined);
+      return this.send(to, nextAuth, headersForRedirect(userHeaders, from, to));
+    }
+    if (this.ws.listenerCount('unexpected-response') > 0) return this.handOver(request, res);
+    void readRefusalBody(res).then((body) => this.fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers, { body })));
+  }
+
+  /**
+   * 'unexpected-response' is listened to: the application reads the answer (its body included)
+   * instead of getting an 'error'. The WebSocket closes (1006) once the response is done with —
+   * read to the end, or destroyed by `close()`/`terminate()` or by the application.
+   */
+  private handOver(request: http.ClientRequest, res: http.IncomingMessage): void {
+    this.settle();
+    this.ws.abortHandshake = () => {
+      this.ws.readyState = this.ws.CLOSING;
+      request.destroy();
+    };
+    // 'close' comes after 'end' when the body is read, and also when it never will be.
+    res.once('close', () => this.ws.failHandshake(null));
+    request.on('error', () => {});
+    this.ws.emit('unexpected-response', request, res);
+  }
+
+  private onUpgrade(request: http.ClientRequest, handshake: ClientHandshake, res: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    if (this.settled || request !== this.request) return void socket.destroy();
+    this.ws.emit('upgrade', res);
+    // A listener may have closed the WebSocket.
+    if (this.settled) return void socket.destroy();
     const agreed = handshake.checkResponse(res.statusCode, res.headers);
     if (!agreed.ok) {
       socket.destroy();
-      return fail(new HandshakeError(agreed.message, res.statusCode, res.headers));
+      return this.fail(new HandshakeError(agreed.message, res.statusCode, res.headers));
     }
-    if (settled) return void socket.destroy();
-    settled = true;
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onAbort);
-    ws.abortHandshake = null;
+    this.settle();
+    const ws = this.ws;
     ws.protocol = agreed.protocol;
     ws.extensions = agreed.extensions;
-    ws.attach(socket, 'client', agreed.connection, { closeTimeout: options.closeTimeout, policies: resolvePolicies(options, null, 'client') });
+    ws.attach(socket, 'client', agreed.connection, { closeTimeout: this.options.closeTimeout, policies: resolvePolicies(this.options, null, 'client') });
     ws.emit('open');
     ws.startReading(head);
-  });
-  request.end();
+  }
+
+  /** The handshake is over either way: no timer, no abort, no more redirects. */
+  private settle(): void {
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.ws.abortHandshake = null;
+  }
+
+  /**
+   * The handshake failed: CLOSING at once (as ws: the abort is under way), then 'error' and
+   * 'close' 1006 on a later tick, so that `close()` called while connecting returns first.
+   */
+  private fail(error: Error): void {
+    if (this.settled) return;
+    this.settle();
+    const request = this.request;
+    this.request = null;
+    request?.destroy();
+    this.ws.readyState = this.ws.CLOSING;
+    process.nextTick(failLater, this.ws, error);
+  }
 }
 
-function parseUrl(address: string | URL): URL {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    throw new SyntaxError(`Invalid URL: ${address}`);
+function failLater(ws: WebSocket, error: Error): void {
+  ws.failHandshake(error);
+}
+
+function passThrough(options: ClientOptions): https.RequestOptions {
+  const forwarded: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(options)) {
+    if (!OWN_OPTIONS.has(name) && value !== undefined) forwarded[name] = value;
   }
-  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
-    throw new SyntaxError(`The URL's scheme must be ws or wss, not ${url.protocol.slice(0, -1)}`);
-  }
-  if (url.hash) throw new SyntaxError('The URL must not contain a fragment');
-  return url;
+  return forwarded as https.RequestOptions;
+}
+
+/** User info in the URL becomes Basic auth (node:http encodes `auth`); it wins over the `auth` option. */
+function credentials(url: URL): string | undefined {
+  if (!url.username && !url.password) return undefined;
+  return `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
 }

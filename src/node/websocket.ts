@@ -3,13 +3,16 @@
  * `send`, `ping`, `close`, `terminate`), browser-style (`onmessage`, `addEventListener`,
  * `binaryType`), and an async iterable of messages.
  */
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CloseCode } from '../protocol/constants.js';
 import { checkClose, type ConnectionOptions, type Frame, type Side } from '../protocol/connection.js';
 import { openClient, type ClientOptions } from './client.js';
 import { publishClose, publishError, publishOpen } from './diagnostics.js';
-import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent, type EventListenerLike } from './events.js';
+import { EmitterTarget } from './emitter-target.js';
+import { CloseEvent, ErrorEvent, MessageEvent, setTarget, WebSocketEvent, type EventListenerLike } from './events.js';
+import { BlobSends, isBlob, type BlobSink } from './blob-sends.js';
 import { Message } from './message.js';
 import { topicsView, type PubSub } from './topics.js';
 import { Transport, type TransportOptions, type TransportOwner } from './transport.js';
@@ -25,6 +28,8 @@ export interface BinaryTypes {
 /** A binary message's data under binaryType `B` (all four forms when `B` is not known). */
 export type RawData<B extends BinaryType = BinaryType> = BinaryTypes[B];
 export type Data = string | Buffer | ArrayBuffer | ArrayBufferView;
+/** What `send()` takes: `Data`, a Blob (read, then sent as binary, in order), or a number (sent as text). */
+export type SendData = Data | Blob | number;
 export type SendCallback = (error?: Error | null) => void;
 
 export interface SendOptions {
@@ -32,6 +37,12 @@ export interface SendOptions {
   binary?: boolean;
   /** false: more fragments of this message follow (§5.4). */
   fin?: boolean;
+  /**
+   * Accepted for ws compatibility and ignored: a client always masks and a server never does
+   * (RFC 6455 §5.1), and whether a message is compressed follows the agreed `threshold`.
+   */
+  mask?: boolean;
+  compress?: boolean;
 }
 
 const CONNECTING = 0;
@@ -39,10 +50,16 @@ const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 
-const WHATWG_TYPES = new Set(['open', 'message', 'close', 'error']);
 const kListener = Symbol('rfc6455.listener');
 
 type Listener = ((...args: any[]) => void) & { [kListener]?: unknown };
+
+export interface ListenerOptions {
+  once?: boolean;
+  signal?: AbortSignal;
+  capture?: boolean;
+  passive?: boolean;
+}
 
 /**
  * Event names and listener arguments, for typed `on()`. `B` is the `binaryType` in use: text is
@@ -63,17 +80,24 @@ export interface WebSocketEventMap<B extends BinaryType = 'nodebuffer'> {
   rateLimited: [size: number];
   /** A message to send was discarded: the peer is not reading (backpressure policy 'drop'). */
   dropped: [size: number];
+  /** Client: the server's 101 answer, before it is checked. */
+  upgrade: [response: IncomingMessage];
+  /**
+   * Client: the server answered something other than 101. With a listener, this replaces the
+   * 'error': read the response (body included); 'close' 1006 follows once it is done with.
+   */
+  'unexpected-response': [request: ClientRequest, response: IncomingMessage];
+  /** Client, with `followRedirects`: the request to the next URL, not yet sent (headers can be set). */
+  redirect: [url: string, request: ClientRequest];
 }
 
 /**
- * `B` types binary messages: the library cannot see an assignment to `binaryType`, so code that
- * changes it says so in the type too (`new WebSocket<'arraybuffer'>(url)`; `WebSocket<BinaryType>`
- * for any). `User` is the type of `user` (the server's `authenticate` result).
+ * An EventEmitter and an EventTarget: see emitter-target.ts for how it is both. `B` types binary
+ * messages: the library cannot see an assignment to `binaryType`, so code that changes it says so
+ * in the type too (`new WebSocket<'arraybuffer'>(url)`; `WebSocket<BinaryType>` for any). `User` is
+ * the type of `user` (the server's `authenticate` result).
  */
-export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
-  extends EventEmitter<WebSocketEventMap<B>>
-  implements TransportOwner
-{
+export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> extends EmitterTarget<WebSocketEventMap<B>> implements TransportOwner, BlobSink {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -90,8 +114,7 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
   /** The extensions agreed in the handshake, as the Sec-WebSocket-Extensions value, or ''. */
   extensions = '';
   url = '';
-  // Typed wide so that assigning any binaryType typechecks; `B` is what messages are typed as.
-  binaryType: BinaryType = 'nodebuffer';
+  private binaryKind: BinaryType = 'nodebuffer';
   /** What the server's `authenticate` hook returned for this connection. */
   user: User = undefined as User;
 
@@ -109,12 +132,27 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
   private sending = 0;
 
   /**
-   * A client connection, as in a browser: `new WebSocket(url, protocols, options)`. It connects in
-   * the background; listen for 'open', or use `connect()` for a promise.
+   * A client connection, as in a browser: `new WebSocket(url, protocols, options)`, or as in ws
+   * `new WebSocket(url, options)`. It connects in the background; listen for 'open', or use
+   * `connect()` for a promise. Throws a SyntaxError for an invalid URL or subprotocol.
    */
-  constructor(address?: string | URL, protocols?: string | string[], options?: ClientOptions) {
+  constructor(address?: string | URL, protocols?: string | string[] | ClientOptions | null, options?: ClientOptions) {
     super();
-    if (address !== undefined) openClient(this, address, protocols, options ?? {});
+    if (address === undefined) return;
+    // A plain object in second place is the options (ws); null is a subprotocol, and invalid.
+    if (protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
+      options = protocols;
+      protocols = undefined;
+    }
+    openClient(this, address, protocols as string | string[] | undefined, options ?? {});
+  }
+
+  /** How binary messages are delivered; other values are ignored, as in browsers. */
+  get binaryType(): BinaryType {
+    return this.binaryKind;
+  }
+  set binaryType(type: BinaryType) {
+    if (BINARY_TYPES.has(type)) this.binaryKind = type;
   }
 
   /** @internal Takes over an upgraded socket; reading waits for `startReading`. */
@@ -132,8 +170,9 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
   /** Bytes queued to send (frames, messages being compressed) that the kernel has not yet taken. */
   get bufferedAmount(): number {
     const transport = this.transport;
-    if (!transport) return this.bufferedAfterClose;
-    return transport.bufferedAmount + this.bufferedAfterClose;
+    const waiting = this.blobs === null ? 0 : this.blobs.bytes;
+    if (!transport) return this.bufferedAfterClose + waiting;
+    return transport.bufferedAmount + this.bufferedAfterClose + waiting;
   }
 
   /**
@@ -141,18 +180,37 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
    * Returns false when more than the socket's high-water mark is waiting, or the message was not
    * sent: wait for 'drain' to go on. The callback is called exactly once: when the message is
    * written, or with an error if it never will be.
+   *
+   * As in ws: a number is sent as text, no data at all as an empty binary message, and a Blob as
+   * binary once it is read — sends after it wait for it, so messages keep their order.
    */
-  send(data: Data, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
+  send(data?: SendData, options?: SendOptions | SendCallback, callback?: SendCallback): boolean {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
     }
     if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
     if (this.sending & STREAMING) throw new Error('A message is being sent with sendStream(): wait for it to finish');
-    return this.sendPart(data, options?.binary ?? typeof data !== 'string', options?.fin ?? true, callback);
+    if (typeof data === 'number') data = String(data);
+    const isBinary = options?.binary ?? typeof data !== 'string';
+    const fin = options?.fin ?? true;
+    if (this.blobs !== null || isBlob(data)) {
+      (this.blobs ??= new BlobSends(this)).push(isBlob(data) ? data : toBytes(data ?? EMPTY), isBinary, fin, callback);
+      return true;
+    }
+    return this.sendPart(data === undefined ? EMPTY : data, isBinary, fin, callback);
   }
 
-  private sendPart(data: Data, isBinary: boolean, fin: boolean, callback: SendCallback | undefined): boolean {
+  /** Sends waiting behind a Blob being read; null when none (the usual case). */
+  private blobs: BlobSends | null = null;
+
+  /** @internal BlobSink */
+  blobSendsDone(): void {
+    this.blobs = null;
+  }
+
+  /** @internal Sends one message or fragment, now. */
+  sendPart(data: Data, isBinary: boolean, fin: boolean, callback: SendCallback | undefined): boolean {
     const payload = toBytes(data);
     const transport = this.transport;
     if (!transport || this.readyState !== OPEN || transport.connection.closeSent) {
@@ -273,20 +331,36 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
     return new Promise((resolve, reject) => this.sendPart(data, isBinary, fin, (error) => (error ? reject(error) : resolve())));
   }
 
-  ping(data?: Data, callback?: SendCallback): void {
-    this.control('ping', data, callback);
+  /**
+   * Sends a ping; `ping(cb)`, `ping(data, cb)` and ws's `ping(data, mask, cb)` all work. `mask` is
+   * ignored: whether control frames are masked is decided by the side (RFC 6455 §5.1).
+   */
+  ping(data?: Data | number | SendCallback, mask?: boolean | SendCallback, callback?: SendCallback): void {
+    this.control('ping', data, mask, callback);
   }
 
-  pong(data?: Data, callback?: SendCallback): void {
-    this.control('pong', data, callback);
+  pong(data?: Data | number | SendCallback, mask?: boolean | SendCallback, callback?: SendCallback): void {
+    this.control('pong', data, mask, callback);
   }
 
-  private control(kind: 'ping' | 'pong', data: Data | undefined, callback?: SendCallback): void {
+  private control(
+    kind: 'ping' | 'pong',
+    data: Data | number | SendCallback | undefined,
+    mask: boolean | SendCallback | undefined,
+    callback: SendCallback | undefined,
+  ): void {
+    if (typeof data === 'function') {
+      callback = data;
+      data = undefined;
+    } else if (typeof mask === 'function') {
+      callback = mask;
+    }
     if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
-    const payload = data === undefined ? EMPTY : toBytes(data);
+    const payload = data === undefined ? EMPTY : toBytes(typeof data === 'number' ? String(data) : data);
     const transport = this.transport;
     if (!transport || !transport.connection[kind](payload, callback)) {
       if (payload.length > 125) throw new RangeError('Control frame payloads are limited to 125 bytes');
+      this.bufferedAfterClose += payload.length;
       if (callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
     }
   }
@@ -372,17 +446,17 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
     this.emit('close', code, reason, wasClean);
   }
 
-  /** @internal A client handshake that failed: 'error' (if listened to), then 'close' 1006. */
-  failHandshake(error: Error): void {
+  /** @internal A client handshake that failed: 'error' (if listened to and any), then 'close' 1006. */
+  failHandshake(error: Error | null): void {
     if (this.readyState === CLOSED) return;
     this.readyState = CLOSED;
-    this.onTransportError(error);
+    if (error) this.onTransportError(error);
     publishClose(this, 'client', CloseCode.Abnormal, EMPTY, false);
     this.emit('close', CloseCode.Abnormal, EMPTY, false);
   }
 
   private binary(data: Buffer): unknown {
-    switch (this.binaryType) {
+    switch (this.binaryKind) {
       case 'arraybuffer':
         return data.buffer.slice(data.byteOffset, data.byteOffset + data.length);
       case 'fragments':
@@ -394,41 +468,82 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
     }
   }
 
-  // Browser-style events.
+  // Browser-style events. Listeners added here are emitter listeners (so `ws.emit('open')` and
+  // `listenerCount('open')` see them, as in ws) that wrap the application's listener and hand it
+  // an Event made from the emitter's arguments.
 
-  addEventListener(type: string, listener: EventListenerLike<any>, options?: { once?: boolean }): void {
+  /**
+   * As EventTarget's: a listener is added once per type (a second call does nothing); options
+   * `once` and `signal` are honoured (`capture` and `passive` mean nothing without a tree).
+   */
+  addEventListener(type: string, listener: EventListenerLike<any> | null, options?: boolean | ListenerOptions): void {
+    if (listener === null || listener === undefined) return;
     const emitter = this as EventEmitter;
-    if (!WHATWG_TYPES.has(type)) return void emitter.on(type, listener as Listener);
+    if (this.findListener(type, listener) !== undefined) return;
+    const signal = typeof options === 'object' ? options.signal : undefined;
+    if (signal?.aborted) return;
     const wrapped: Listener = (...args: any[]) => dispatch(listener, this.toEvent(type, args));
     wrapped[kListener] = listener;
-    if (options?.once) emitter.once(type, wrapped);
+    if (typeof options === 'object' && options.once) emitter.once(type, wrapped);
     else emitter.on(type, wrapped);
+    signal?.addEventListener('abort', () => this.removeEventListener(type, listener), { once: true });
   }
 
-  removeEventListener(type: string, listener: EventListenerLike<any>): void {
-    const emitter = this as EventEmitter;
-    for (const existing of emitter.rawListeners(type) as Listener[]) {
+  removeEventListener(type: string, listener: EventListenerLike<any> | null): void {
+    if (listener === null || listener === undefined) return;
+    const existing = this.findListener(type, listener);
+    if (existing !== undefined) (this as EventEmitter).removeListener(type, existing);
+  }
+
+  /**
+   * As EventTarget's: calls the listeners added with `addEventListener` (and the `on*`
+   * properties) for `event.type`, with `event` and its `target` set to this WebSocket. Listeners
+   * added with `on()` are not called: they take ws-style arguments, not events. Returns false if
+   * a listener called `preventDefault()` on a cancelable event.
+   */
+  dispatchEvent(event: Event): boolean {
+    if (!(event instanceof Event)) throw new TypeError('dispatchEvent() takes an Event');
+    setTarget(event, this);
+    for (const existing of (this as EventEmitter).rawListeners(event.type) as Listener[]) {
       const inner = (existing as Listener & { listener?: Listener }).listener ?? existing;
-      if (existing === listener || inner[kListener] === listener) {
-        emitter.removeListener(type, existing);
-        return;
-      }
+      // A once-wrapper removes itself when called.
+      if (inner[kListener] !== undefined) existing(event);
     }
+    return !event.defaultPrevented;
   }
 
-  private toEvent(type: string, args: any[]): WebSocketEvent {
+  /** The emitter listener (or its once-wrapper) standing for `listener` on `type`. */
+  private findListener(type: string, listener: EventListenerLike<any>): Listener | undefined {
+    for (const existing of (this as EventEmitter).rawListeners(type) as Listener[]) {
+      const inner = (existing as Listener & { listener?: Listener }).listener ?? existing;
+      if (inner[kListener] === listener) return existing;
+    }
+    return undefined;
+  }
+
+  /** The Event for what the emitter emitted: WHATWG's for the four WebSocket events. */
+  private toEvent(type: string, args: any[]): Event {
+    let event: WebSocketEvent;
+    const first = args[0];
+    // dispatchEvent(event), or an emit of an Event: delivered as is.
+    if (first instanceof Event) return first;
     switch (type) {
       case 'message': {
-        const [data, isBinary] = args as [Buffer, boolean];
-        return new MessageEvent(this, isBinary ? data : data.toString('utf8'));
+        const isBinary = args[1] as boolean;
+        event = new MessageEvent('message', { data: isBinary ? first : (first as Buffer).toString('utf8') });
+        break;
       }
       case 'close':
-        return new CloseEvent(this, args[0], (args[1] as Buffer).toString('utf8'), args[2]);
+        event = new CloseEvent('close', { code: first, reason: (args[1] as Buffer).toString('utf8'), wasClean: args[2] });
+        break;
       case 'error':
-        return new ErrorEvent(this, args[0]);
+        event = new ErrorEvent('error', { error: first, message: first instanceof Error ? first.message : String(first) });
+        break;
       default:
-        return new WebSocketEvent(type, this);
+        event = new WebSocketEvent(type);
     }
+    setTarget(event, this);
+    return event;
   }
 
   get onopen(): EventListenerLike<WebSocketEvent> | null {
@@ -520,14 +635,20 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown>
 for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
 }
+// Attributes are enumerable accessors on the prototype, as WebIDL makes them in browsers.
+for (const name of ['binaryType', 'bufferedAmount', 'isPaused', 'onopen', 'onmessage', 'onclose', 'onerror']) {
+  const descriptor = Object.getOwnPropertyDescriptor(WebSocket.prototype, name)!;
+  Object.defineProperty(WebSocket.prototype, name, { ...descriptor, enumerable: true });
+}
 
+const BINARY_TYPES = new Set<unknown>(['nodebuffer', 'arraybuffer', 'fragments', 'blob']);
 const ITERATOR_HIGH_WATER = 64;
 /** `sending` flags: the message being sent was refused at its first fragment; a sendStream runs. */
 const REFUSING = 1;
 const STREAMING = 2;
 const EMPTY = Buffer.alloc(0);
 
-function dispatch(listener: EventListenerLike<any>, event: WebSocketEvent): void {
+function dispatch(listener: EventListenerLike<any>, event: Event): void {
   if (typeof listener === 'function') listener.call(event.target, event);
   else listener.handleEvent(event);
 }

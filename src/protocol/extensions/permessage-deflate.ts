@@ -13,7 +13,11 @@ export interface DeflateOptions {
   clientNoContextTakeover?: boolean;
   /** 8–15; 8 is treated as 9, as zlib does. */
   serverMaxWindowBits?: number;
-  clientMaxWindowBits?: number;
+  /**
+   * 8–15. A client may also give `true` (as in ws): offer the parameter bare — "I can take a
+   * window size from you" (§7.1.2.2) — without asking for one.
+   */
+  clientMaxWindowBits?: number | true;
   /** zlib compression level, 0–9 (default: zlib's, 6). */
   level?: number;
   /** zlib memLevel, 1–9 (default 8). */
@@ -96,6 +100,11 @@ function zlibBits(bits: number): number {
   return Math.max(bits, 9);
 }
 
+/** A window-bits option as a number: unset or `true` (no size asked for) is the largest, 15. */
+function windowLimit(option: number | true | undefined): number {
+  return typeof option === 'number' ? option : 15;
+}
+
 export interface ServerAgreement {
   /** The Sec-WebSocket-Extensions response value. */
   response: string;
@@ -133,7 +142,7 @@ function acceptOne(offer: ExtensionOffer, options: DeflateOptions): ServerAgreem
   let clientBits = 15;
   if (offered.clientMaxWindowBits !== undefined) {
     const limit = offered.clientMaxWindowBits === true ? 15 : offered.clientMaxWindowBits;
-    clientBits = Math.min(limit, options.clientMaxWindowBits ?? 15);
+    clientBits = Math.min(limit, windowLimit(options.clientMaxWindowBits));
     if (clientBits < 15 || offered.clientMaxWindowBits !== true) response.push(['client_max_window_bits', String(clientBits)]);
   }
   return {
@@ -153,8 +162,9 @@ export function buildOffer(options: DeflateOptions): string {
   if (options.serverNoContextTakeover) params.push(['server_no_context_takeover', true]);
   if (options.clientNoContextTakeover) params.push(['client_no_context_takeover', true]);
   if (options.serverMaxWindowBits !== undefined) params.push(['server_max_window_bits', String(options.serverMaxWindowBits)]);
+  // Bare when no size is asked for: `client_max_window_bits=true` is not a valid value (§7.1.2.2).
   params.push(
-    options.clientMaxWindowBits !== undefined
+    typeof options.clientMaxWindowBits === 'number'
       ? ['client_max_window_bits', String(options.clientMaxWindowBits)]
       : ['client_max_window_bits', true],
   );
@@ -176,13 +186,13 @@ export function acceptResponse(header: string, options: DeflateOptions): Deflate
     return 'Server did not agree to server_max_window_bits';
   }
   const clientBits = agreed.clientMaxWindowBits as number | undefined;
-  if (clientBits !== undefined && options.clientMaxWindowBits !== undefined && clientBits > options.clientMaxWindowBits) {
+  if (clientBits !== undefined && clientBits > windowLimit(options.clientMaxWindowBits)) {
     return 'Invalid client_max_window_bits in the response';
   }
   return {
     deflateNoContextTakeover: agreed.clientNoContextTakeover || Boolean(options.clientNoContextTakeover),
     inflateNoContextTakeover: agreed.serverNoContextTakeover,
-    deflateWindowBits: zlibBits(Math.min(clientBits ?? 15, options.clientMaxWindowBits ?? 15)),
+    deflateWindowBits: zlibBits(Math.min(clientBits ?? 15, windowLimit(options.clientMaxWindowBits))),
     inflateWindowBits: zlibBits(agreed.serverMaxWindowBits ?? 15),
   };
 }
