@@ -40,6 +40,8 @@ declare namespace WebSocket {
   type BinaryTypes = websocket.BinaryTypes;
   type Data = websocket.Data;
   type SendOptions = websocket.SendOptions;
+  type SendData = websocket.SendData;
+  type ListenerOptions = websocket.ListenerOptions;
   type SendCallback = websocket.SendCallback;
   type VerifyInfo = server.VerifyInfo;
   type CloseOptions = server.CloseOptions;
@@ -52,6 +54,10 @@ declare namespace WebSocket {
   type ErrorEvent = events.ErrorEvent;
   type MessageEvent = events.MessageEvent;
   type WebSocketEvent = events.WebSocketEvent;
+  type CloseEventInit = events.CloseEventInit;
+  type ErrorEventInit = events.ErrorEventInit;
+  type MessageEventInit = events.MessageEventInit;
+  type EventOptions = events.EventOptions;
   type HeartbeatOptions = policies.HeartbeatOptions;
   type BackpressureOptions = policies.BackpressureOptions;
   type PolicyOptions = policies.PolicyOptions;

@@ -9,6 +9,7 @@ import { CloseCode, Opcode } from './protocol/constants.js';
 import { ProtocolError } from './protocol/errors.js';
 import { LocalBroker } from './node/broker.js';
 import { ReconnectingWebSocket, QueueFullError } from './node/reconnecting.js';
+import { createWebSocketStream } from './node/stream.js';
 
 export {
   WebSocket,
@@ -98,6 +99,7 @@ declare module './node/websocket.js' {
     let LocalBroker: typeof import('./node/broker.js').LocalBroker;
     let ReconnectingWebSocket: typeof import('./node/reconnecting.js').ReconnectingWebSocket;
     let QueueFullError: typeof import('./node/reconnecting.js').QueueFullError;
+    let createWebSocketStream: typeof import('./node/stream.js').createWebSocketStream;
   }
 }
 Object.assign(WebSocket, {
@@ -118,6 +120,7 @@ Object.assign(WebSocket, {
   LocalBroker,
   ReconnectingWebSocket,
   QueueFullError,
+  createWebSocketStream,
 });
 
 export default WebSocket;

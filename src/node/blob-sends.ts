@@ -6,9 +6,9 @@
 import type { SendCallback } from './websocket.js';
 
 export interface BlobSink {
-  /** Sends bytes as `send()` would have. */
+  /** @internal Sends bytes as `send()` would have. */
   sendPart(data: Uint8Array, isBinary: boolean, fin: boolean, callback: SendCallback | undefined): boolean;
-  /** The queue emptied: sends go out directly again. */
+  /** @internal The queue emptied: sends go out directly again. */
   blobSendsDone(): void;
 }
 
