@@ -22,3 +22,6 @@ export {
   type DisconnectInfo,
   type ReconnectingEventMap,
 } from './node/reconnecting.js';
+export { TOPICS_PROTOCOL, PublishError, type Position, type HistoryOptions, type HistoryOption, type HistoryEntry, type HistoryRead } from './node/history.js';
+export type { AuthorizeTopic } from './node/topics-protocol.js';
+export { TopicTracker, type TopicMessage, type GapInfo, type SubscribedInfo, type TopicEvent } from './node/topic-client.js';

@@ -15,6 +15,8 @@ import { resolvePolicies, type Policies, type PolicyOptions } from './policies.j
 import { ServerStats, type StatsSnapshot } from './stats.js';
 import type { Broker } from './broker.js';
 import { PubSub, type PublishOptions } from './topics.js';
+import type { HistoryOption } from './history.js';
+import type { AuthorizeTopic } from './topics-protocol.js';
 import { WebSocket, type Data } from './websocket.js';
 
 export interface VerifyInfo {
@@ -66,6 +68,10 @@ export interface ServerOptions extends PolicyOptions, Pick<https.ServerOptions, 
   handshakeTimeout?: number;
   /** Where `publish()` goes beyond this server's connections (e.g. a `RedisBroker`); default: nowhere. */
   broker?: Broker;
+  /** Resumable topics: keep a history of these topics, with positions (README "Resumable topics"). */
+  history?: HistoryOption;
+  /** Authorizes each topic a client of the rfc6455.topics.v1 subprotocol subscribes to (default: all). */
+  authorizeTopic?: AuthorizeTopic;
 }
 
 interface Refusal {
@@ -107,7 +113,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     }
     this.policies = resolvePolicies(options, this.statistics, 'server');
     this.handshakeTimeout = options.handshakeTimeout ?? 10_000;
-    this.pubsub = new PubSub(options.broker);
+    this.pubsub = new PubSub(options.broker, options);
     this.handshake = new ServerHandshake({
       path: options.path,
       handleProtocols: options.handleProtocols,
@@ -275,6 +281,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEventMap> {
     ws.closeHook = this.onClientClose;
     this.clients.add(ws);
     ws.pubsub = this.pubsub;
+    this.pubsub.accept(ws);
     this.statistics.connections++;
     this.statistics.handshakesAccepted++;
     callback(ws, req);
