@@ -28,6 +28,8 @@ export interface SharedFrame {
 /** A protocol subscriber (topic-session.ts); `frame` builds the shared protocol frame on demand. */
 export interface FeedSubscriber {
   receive(message: FeedMessage, frame: () => SharedFrame): void;
+  /** The history has a new epoch and will go on from `next`. */
+  restart(epoch: string, next: number): void;
 }
 
 /** The protocol's message frame (topics-wire.ts), serialized once for every session. */
@@ -101,8 +103,11 @@ export class Feed {
             this.pass({ ...entry, epoch: history.epoch });
           }
           if (history.epoch !== this.epoch) {
+            // A new epoch with nothing of it to pass on yet: tell the subscribers now, not at
+            // the next message (a Redis that restarted empty; every client hears of its gap).
             this.epoch = history.epoch;
             this.last = history.last;
+            for (const session of this.sessions) session.restart(history.epoch, history.last + 1);
           }
           for (const message of held) this.offer(message);
         },

@@ -78,6 +78,14 @@ export class TopicSession implements FeedSubscriber {
     else this.deliver(message, frame);
   }
 
+  restart(epoch: string, next: number): void {
+    // A session still resuming will see the new epoch in its own read, or in what it held.
+    if (this.held || this.ended || epoch === this.epoch) return;
+    this.ws.send(encode({ $topics: 'gap', topic: this.feed.topic, epoch, next }));
+    this.epoch = epoch;
+    this.last = next - 1;
+  }
+
   end(): void {
     this.ended = true;
     this.held = null;
