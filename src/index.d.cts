@@ -24,6 +24,9 @@ import type * as protocolErrors from './protocol/errors.js' with { 'resolution-m
 import type * as broker from './node/broker.js' with { 'resolution-mode': 'import' };
 import type * as topics from './node/topics.js' with { 'resolution-mode': 'import' };
 import type * as reconnecting from './node/reconnecting.js' with { 'resolution-mode': 'import' };
+import type * as history from './node/history.js' with { 'resolution-mode': 'import' };
+import type * as topicsProtocol from './node/topics-protocol.js' with { 'resolution-mode': 'import' };
+import type * as topicClient from './node/topic-client.js' with { 'resolution-mode': 'import' };
 import type * as diagnostics from './node/diagnostics.js' with { 'resolution-mode': 'import' };
 
 declare const WebSocket: typeof websocket.WebSocket;
@@ -79,6 +82,18 @@ declare namespace WebSocket {
   type DisconnectInfo = reconnecting.DisconnectInfo;
   type ReconnectingEventMap = reconnecting.ReconnectingEventMap;
   type HandshakeMessage = diagnostics.HandshakeMessage;
+  type Position = history.Position;
+  type HistoryOptions = history.HistoryOptions;
+  type HistoryOption = history.HistoryOption;
+  type HistoryEntry = history.HistoryEntry;
+  type HistoryRead = history.HistoryRead;
+  type PublishError = history.PublishError;
+  type AuthorizeTopic = topicsProtocol.AuthorizeTopic;
+  type TopicTracker = topicClient.TopicTracker;
+  type TopicMessage = topicClient.TopicMessage;
+  type GapInfo = topicClient.GapInfo;
+  type SubscribedInfo = topicClient.SubscribedInfo;
+  type TopicEvent = topicClient.TopicEvent;
   type OpenMessage = diagnostics.OpenMessage;
   type CloseMessage = diagnostics.CloseMessage;
   type ErrorMessage = diagnostics.ErrorMessage;

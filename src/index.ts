@@ -10,6 +10,8 @@ import { ProtocolError } from './protocol/errors.js';
 import { LocalBroker } from './node/broker.js';
 import { ReconnectingWebSocket, QueueFullError } from './node/reconnecting.js';
 import { createWebSocketStream } from './node/stream.js';
+import { PublishError, TOPICS_PROTOCOL } from './node/history.js';
+import { TopicTracker } from './node/topic-client.js';
 
 export {
   WebSocket,
@@ -64,6 +66,9 @@ export {
   type DisconnectInfo,
   type ReconnectingEventMap,
 } from './node/reconnecting.js';
+export { TOPICS_PROTOCOL, PublishError, type Position, type HistoryOptions, type HistoryOption, type HistoryEntry, type HistoryRead } from './node/history.js';
+export type { AuthorizeTopic } from './node/topics-protocol.js';
+export { TopicTracker, type TopicMessage, type GapInfo, type SubscribedInfo, type TopicEvent } from './node/topic-client.js';
 export type { HandshakeMessage, OpenMessage, CloseMessage, ErrorMessage } from './node/diagnostics.js';
 
 // The default export is the WebSocket class carrying the rest of the API as statics, as the ws
@@ -100,6 +105,9 @@ declare module './node/websocket.js' {
     let ReconnectingWebSocket: typeof import('./node/reconnecting.js').ReconnectingWebSocket;
     let QueueFullError: typeof import('./node/reconnecting.js').QueueFullError;
     let createWebSocketStream: typeof import('./node/stream.js').createWebSocketStream;
+    let TOPICS_PROTOCOL: typeof import('./node/history.js').TOPICS_PROTOCOL;
+    let PublishError: typeof import('./node/history.js').PublishError;
+    let TopicTracker: typeof import('./node/topic-client.js').TopicTracker;
   }
 }
 Object.assign(WebSocket, {
@@ -121,6 +129,9 @@ Object.assign(WebSocket, {
   ReconnectingWebSocket,
   QueueFullError,
   createWebSocketStream,
+  TOPICS_PROTOCOL,
+  PublishError,
+  TopicTracker,
 });
 
 export default WebSocket;

@@ -3,12 +3,20 @@
  * backoff and jitter, to the same URL or the next of a list (another server of the cluster).
  * Messages sent while disconnected wait in a bounded queue; `onConnect` runs on every new
  * connection (authenticate again, subscribe again) before the queue is flushed.
+ *
+ * With `topics: true` it speaks rfc6455.topics.v1: `subscribe(topic)` is remembered, and every
+ * new connection subscribes again from the last position received (topic-client.ts), so each
+ * message of a topic with history reaches 'topic' once and in order, across reconnections to
+ * any server; what cannot be recovered is a 'gap'.
  */
 import { EventEmitter } from 'node:events';
 import { CloseCode } from '../protocol/constants.js';
 import type { ClientOptions } from './client.js';
 import { connect } from './connect.js';
 import { HandshakeError } from './errors.js';
+import { TOPICS_PROTOCOL, type Position } from './history.js';
+import { TopicTracker, type GapInfo, type SubscribedInfo, type TopicEvent, type TopicMessage } from './topic-client.js';
+import { isControl } from './topics-wire.js';
 import type { Data, SendOptions, WebSocket } from './websocket.js';
 
 export interface ReconnectOptions {
@@ -51,6 +59,8 @@ export interface ReconnectingOptions extends ClientOptions {
    * send credentials, subscribe again. A rejection closes that connection and counts as a failed attempt.
    */
   onConnect?: (ws: WebSocket, info: { attempt: number; reconnect: boolean }) => void | Promise<void>;
+  /** Offer the rfc6455.topics.v1 subprotocol (first) and take its frames: see `subscribe()`. */
+  topics?: boolean;
 }
 
 export interface DisconnectInfo {
@@ -76,6 +86,14 @@ export interface ReconnectingEventMap {
   /** For good: `close()` was called, a policy close, or retries ran out. */
   close: [code: number, reason: string];
   error: [error: Error];
+  /** A message on a subscribed topic (`topics: true`), each offset once and in order. */
+  topic: [message: TopicMessage];
+  /** Messages of a topic were lost: history no longer had them, or its epoch changed. */
+  gap: [gap: GapInfo];
+  /** The server confirmed a subscription (on every connection). */
+  subscribed: [info: SubscribedInfo];
+  /** The server refused a subscription (`reason`: 'forbidden', 'invalid command'). */
+  refused: [topic: string | undefined, reason: string];
 }
 
 export class QueueFullError extends Error {
@@ -106,6 +124,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
   private readonly backoff: Required<Omit<ReconnectOptions, 'shouldReconnect'>>;
   private readonly limits: Required<QueueOptions>;
   private readonly clientOptions: ClientOptions;
+  private readonly tracker: TopicTracker | null;
 
   constructor(
     private readonly address: Address,
@@ -122,7 +141,12 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
     this.backoff = checkBackoff(options.reconnect ?? {});
     const q = options.queue ?? {};
     this.limits = { maxMessages: q.maxMessages ?? 1000, maxBytes: q.maxBytes ?? 16 * 1024 * 1024, policy: q.policy ?? 'drop-oldest' };
-    const { reconnect: _r, queue: _q, onConnect: _c, ...clientOptions } = options;
+    const { reconnect: _r, queue: _q, onConnect: _c, topics, ...clientOptions } = options;
+    this.tracker = topics ? new TopicTracker() : null;
+    if (topics) {
+      const offered = clientOptions.protocols === undefined ? [] : ([] as string[]).concat(clientOptions.protocols);
+      clientOptions.protocols = [TOPICS_PROTOCOL, ...offered.filter((p) => p !== TOPICS_PROTOCOL)];
+    }
     this.clientOptions = clientOptions;
     process.nextTick(() => this.open());
   }
@@ -169,6 +193,41 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
     if (ws && ws.readyState === ws.OPEN && this.queue.length === 0) return ws.send(data, options);
     this.enqueue({ data, options, size: byteLength(data) });
     return false;
+  }
+
+  /**
+   * Subscribes to a topic (`topics: true`), now if connected, and again on every new connection
+   * from the last position received; `since` starts from a position saved elsewhere.
+   */
+  subscribe(topic: string, since?: Position | null): void {
+    const frame = this.topicTracker().subscribe(topic, since);
+    if (this.usesTopics(this.ws)) this.ws!.send(frame);
+  }
+
+  unsubscribe(topic: string): void {
+    const frame = this.topicTracker().unsubscribe(topic);
+    if (frame && this.usesTopics(this.ws)) this.ws!.send(frame);
+  }
+
+  /** The last position received on a topic (save it to resume in another process). */
+  position(topic: string): Position | null {
+    return this.topicTracker().position(topic);
+  }
+
+  private topicTracker(): TopicTracker {
+    if (!this.tracker) throw new Error('Topics need the `topics: true` option');
+    return this.tracker;
+  }
+
+  private usesTopics(ws: WebSocket | null): boolean {
+    return this.tracker !== null && ws !== null && ws.readyState === ws.OPEN && ws.protocol === TOPICS_PROTOCOL;
+  }
+
+  private onTopicEvent(event: TopicEvent): void {
+    if (event.type === 'topic') this.emit('topic', event.message);
+    else if (event.type === 'gap') this.emit('gap', event.gap);
+    else if (event.type === 'subscribed') this.emit('subscribed', event.info);
+    else this.emit('refused', event.topic, event.reason);
   }
 
   /** Closes for good: no reconnection after this. Queued messages are dropped. */
@@ -228,7 +287,11 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
     const reconnect = this.connections > 0;
     // Listen before the hook runs: what arrives meanwhile is delivered, and a close is seen.
     let closedEarly: DisconnectInfo | null = null;
-    ws.on('message', (data, isBinary) => this.emit('message', data, isBinary));
+    const topics = this.tracker && ws.protocol === TOPICS_PROTOCOL ? this.tracker : null;
+    ws.on('message', (data, isBinary) => {
+      if (topics && !isBinary && isControl(data)) for (const event of topics.handle(data)) this.onTopicEvent(event);
+      else this.emit('message', data, isBinary);
+    });
     ws.on('error', (error) => this.reportError(error));
     ws.once('close', (code, reason) => {
       const info = { code, reason: reason.toString() };
@@ -249,6 +312,9 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
     this.openedAt = Date.now();
     this.connections++;
     this.ws = ws;
+    // Back on every topic from where this client was, before anything queued goes out.
+    if (topics) for (const frame of topics.resumeFrames()) ws.send(frame);
+    else if (this.tracker && this.tracker.topics().length > 0) this.reportError(new Error(`The server did not accept the ${TOPICS_PROTOCOL} subprotocol`));
     this.flushQueue(ws);
     this.emit('open', ws);
     if (reconnect) this.emit('reconnect', ws, attempts);

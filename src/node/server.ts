@@ -17,6 +17,8 @@ import { ServerStats, type StatsSnapshot } from './stats.js';
 import type { Broker } from './broker.js';
 import { PubSub, type PublishOptions } from './topics.js';
 import { originAllowed, type OriginRule } from './origins.js';
+import type { HistoryOption } from './history.js';
+import type { AuthorizeTopic } from './topics-protocol.js';
 import { WebSocket, type Data } from './websocket.js';
 
 export interface VerifyInfo {
@@ -85,6 +87,10 @@ export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = W
   handshakeTimeout?: number;
   /** Where `publish()` goes beyond this server's connections (e.g. a `RedisBroker`); default: nowhere. */
   broker?: Broker;
+  /** Resumable topics: keep a history of these topics, with positions (README "Resumable topics"). */
+  history?: HistoryOption;
+  /** Authorizes each topic a client of the rfc6455.topics.v1 subprotocol subscribes to (default: all). */
+  authorizeTopic?: AuthorizeTopic;
 }
 
 interface Refusal {
@@ -154,7 +160,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     }
     this.policies = resolvePolicies(options, this.statistics, 'server');
     this.handshakeTimeout = options.handshakeTimeout ?? 10_000;
-    this.pubsub = new PubSub(options.broker);
+    this.pubsub = new PubSub(options.broker, options);
     this.handshake = new ServerHandshake({
       path: options.path,
       handleProtocols: options.handleProtocols,
@@ -354,6 +360,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     this.open++;
     if (this.tracking) this.clients.add(ws);
     ws.pubsub = this.pubsub;
+    this.pubsub.accept(ws);
     this.statistics.connections++;
     this.statistics.handshakesAccepted++;
     callback(ws, req);

@@ -4,27 +4,72 @@
  * subscriber through `WebSocket.sendFrame`, under each connection's backpressure policy: a slow
  * subscriber gets the slow-consumer treatment (close with 1013, or drop), never a queue of its own.
  * With a broker, the server tells it the topics its connections want and publishes through it.
+ *
+ * Topics with history (the `history` option) go through the broker's store instead: publishing
+ * appends, and every server (this one too) delivers what the broker hands back, at its position,
+ * through the topic's Feed. Connections of the rfc6455.topics.v1 subprotocol subscribe themselves
+ * and resume from a position (topics-protocol.ts, topic-session.ts).
  */
 import { Opcode } from '../protocol/constants.js';
 import { encodeFrame } from '../protocol/serializer.js';
-import type { Broker, BrokerLink, BrokerSink } from './broker.js';
+import { LocalBroker, type Broker, type BrokerLink, type BrokerSink } from './broker.js';
+import { Feed } from './feed.js';
+import { historyFor, PublishError, type HistoryOption, type HistoryOptions, type Position } from './history.js';
+import { TopicSession } from './topic-session.js';
+import { TopicsProtocol, type AuthorizeTopic, type SessionHost } from './topics-protocol.js';
+import { encode, encodeMessage } from './topics-wire.js';
 import type { Data, WebSocket } from './websocket.js';
 
 export interface PublishOptions {
   /** Send as a binary message; by default strings are text and everything else binary. */
   binary?: boolean;
+  /**
+   * Topics with history: called once the broker has stored the message (with its position) or
+   * failed to (a PublishError: no subscriber gets it). Ignored for topics without history.
+   */
+  callback?: (error: Error | null, position?: Position) => void;
+}
+
+export interface TopicsOptions {
+  history?: HistoryOption;
+  authorizeTopic?: AuthorizeTopic;
 }
 
 /** The topics of a connection that subscribed to any. */
 const topicsOf = new WeakMap<WebSocket, Set<string>>();
 
-export class PubSub implements BrokerSink {
+/** A protocol subscription: to a topic with history (a session), or without (live only). */
+type Subscription = TopicSession | 'live';
+
+export class PubSub implements BrokerSink, SessionHost {
   private readonly subscribers = new Map<string, Set<WebSocket>>();
+  /** Protocol subscribers of topics without history: they get the protocol frame, no position. */
+  private readonly liveSessions = new Map<string, Set<WebSocket>>();
+  /** Protocol subscriptions of each connection. */
+  private readonly sessionsOf = new WeakMap<WebSocket, Map<string, Subscription>>();
+  /** Topics with history that some local connection wants. */
+  private readonly feeds = new Map<string, Feed>();
+  /** How many local subscriptions (plain and protocol) each topic has: the broker's interest. */
+  private readonly interest = new Map<string, number>();
   private readonly link: BrokerLink | null;
+  private readonly history: HistoryOption | undefined;
+  private readonly protocol: TopicsProtocol;
   private closed = false;
 
-  constructor(broker?: Broker) {
+  constructor(broker?: Broker, options: TopicsOptions = {}) {
+    this.history = options.history;
+    // History needs a store: alone, a server keeps it in a LocalBroker of its own.
+    if (!broker && options.history) broker = new LocalBroker();
     this.link = broker ? broker.connect(this) : null;
+    if (options.history && (!this.link?.append || !this.link.read)) {
+      throw new TypeError('The history option needs a broker that stores history (LocalBroker, RedisBroker)');
+    }
+    this.protocol = new TopicsProtocol(this, options.authorizeTopic);
+  }
+
+  /** A new connection: it speaks rfc6455.topics.v1 if it negotiated it. */
+  accept(ws: WebSocket): void {
+    this.protocol.accept(ws);
   }
 
   subscribe(ws: WebSocket, topic: string): boolean {
@@ -38,11 +83,9 @@ export class PubSub implements BrokerSink {
     if (mine.has(topic)) return false;
     mine.add(topic);
     let set = this.subscribers.get(topic);
-    if (!set) {
-      this.subscribers.set(topic, (set = new Set()));
-      this.link?.subscribe(topic);
-    }
+    if (!set) this.subscribers.set(topic, (set = new Set()));
     set.add(ws);
+    this.want(topic);
     return true;
   }
 
@@ -51,32 +94,110 @@ export class PubSub implements BrokerSink {
     if (!mine || !mine.delete(topic)) return false;
     const set = this.subscribers.get(topic)!;
     set.delete(ws);
-    if (set.size === 0) {
-      this.subscribers.delete(topic);
-      this.link?.unsubscribe(topic);
+    if (set.size === 0) this.subscribers.delete(topic);
+    this.unwant(topic);
+    return true;
+  }
+
+  /** SessionHost: a protocol `subscribe`, authorized. */
+  join(ws: WebSocket, topic: string, since: Position | null, id: number | undefined): void {
+    if (ws.readyState !== ws.OPEN || this.closed) return;
+    let mine = this.sessionsOf.get(ws);
+    if (!mine) {
+      this.sessionsOf.set(ws, (mine = new Map()));
+      ws.once('close', () => this.leaveAll(ws));
     }
+    // Subscribing again (to resume from another position) replaces the subscription.
+    if (mine.has(topic)) this.leave(ws, topic);
+    const history = historyFor(this.history, topic);
+    this.want(topic);
+    if (!history) {
+      mine.set(topic, 'live');
+      let set = this.liveSessions.get(topic);
+      if (!set) this.liveSessions.set(topic, (set = new Set()));
+      set.add(ws);
+      return void ws.send(encode({ $topics: 'subscribed', topic, id, history: false }));
+    }
+    const session = new TopicSession(ws, this.feeds.get(topic)!, id);
+    mine.set(topic, session);
+    session.start(since, (from) => this.link!.read!(topic, from, history));
+  }
+
+  /** SessionHost: a protocol `unsubscribe` (or the connection closed). */
+  leave(ws: WebSocket, topic: string): boolean {
+    const mine = this.sessionsOf.get(ws);
+    const subscription = mine?.get(topic);
+    if (!subscription) return false;
+    mine!.delete(topic);
+    if (subscription === 'live') {
+      const set = this.liveSessions.get(topic)!;
+      set.delete(ws);
+      if (set.size === 0) this.liveSessions.delete(topic);
+    } else {
+      subscription.end();
+    }
+    this.unwant(topic);
     return true;
   }
 
   private leaveAll(ws: WebSocket): void {
-    const mine = topicsOf.get(ws);
-    if (!mine) return;
-    for (const topic of [...mine]) this.unsubscribe(ws, topic);
+    for (const topic of [...(topicsOf.get(ws) ?? [])]) this.unsubscribe(ws, topic);
+    for (const topic of [...(this.sessionsOf.get(ws)?.keys() ?? [])]) this.leave(ws, topic);
   }
 
-  /** How many local connections subscribe to `topic`. */
+  /** One more local subscription: the first tells the broker, and opens the feed of a history topic. */
+  private want(topic: string): void {
+    const count = this.interest.get(topic) ?? 0;
+    this.interest.set(topic, count + 1);
+    if (count > 0) return;
+    const history = historyFor(this.history, topic);
+    if (history) this.feeds.set(topic, this.openFeed(topic, history));
+    this.link?.subscribe(topic);
+  }
+
+  private unwant(topic: string): void {
+    const count = this.interest.get(topic)! - 1;
+    if (count > 0) return void this.interest.set(topic, count);
+    this.interest.delete(topic);
+    this.feeds.get(topic)?.close();
+    this.feeds.delete(topic);
+    this.link?.unsubscribe(topic);
+  }
+
+  private openFeed(topic: string, history: HistoryOptions): Feed {
+    return new Feed(topic, () => this.subscribers.get(topic), (since) => this.link!.read!(topic, since, history));
+  }
+
+  /** How many local connections subscribe to `topic` (plainly or through the protocol). */
   subscriberCount(topic: string): number {
-    return this.subscribers.get(topic)?.size ?? 0;
+    return this.interest.get(topic) ?? 0;
   }
 
-  /** Publishes to the local subscribers at once, then through the broker to the other servers. */
+  /**
+   * Publishes to the local subscribers at once, then through the broker to the other servers.
+   * A topic with history is stored first, and delivered everywhere once it is (see `callback`);
+   * when the broker knows it cannot store (Redis unreachable), this throws a PublishError.
+   */
   publish(topic: string, data: Data, options?: PublishOptions): number {
     checkTopic(topic);
     const isBinary = options?.binary ?? typeof data !== 'string';
     const payload = toBuffer(data);
+    const history = historyFor(this.history, topic);
+    if (history) return this.append(topic, payload, isBinary, history, options?.callback);
     const count = this.deliverLocally(topic, payload, isBinary);
     this.link?.publish(topic, payload, isBinary);
     return count;
+  }
+
+  private append(topic: string, payload: Buffer, isBinary: boolean, history: HistoryOptions, callback: PublishOptions['callback']): number {
+    if (this.closed) throw new PublishError('The server is closed');
+    // May throw a PublishError (the broker knows it cannot store): the caller hears at once.
+    const stored = this.link!.append!(topic, payload, isBinary, history);
+    stored.then(
+      (position) => callback?.(null, position),
+      (error: unknown) => callback?.(error instanceof PublishError ? error : new PublishError(String((error as Error)?.message ?? error))),
+    );
+    return this.subscriberCount(topic);
   }
 
   /** Sends one message, serialized once, to every connection in `clients`. */
@@ -91,16 +212,35 @@ export class PubSub implements BrokerSink {
     this.deliverLocally(topic, data, isBinary);
   }
 
+  /** BrokerSink: a message of a topic with history, from any server (this one's too). */
+  deliverAt(topic: string, data: Buffer, isBinary: boolean, position: Position): void {
+    this.feeds.get(topic)?.offer({ offset: position.offset, epoch: position.epoch, data, isBinary });
+  }
+
+  /** BrokerSink: the broker's connection came back; every feed reads what it may have missed. */
+  resync(): void {
+    for (const feed of this.feeds.values()) feed.resync();
+  }
+
   private deliverLocally(topic: string, payload: Buffer, isBinary: boolean): number {
+    let count = 0;
     const set = this.subscribers.get(topic);
-    if (!set) return 0;
-    return writeToAll(set, payload, isBinary);
+    if (set) count += writeToAll(set, payload, isBinary);
+    const sessions = this.liveSessions.get(topic);
+    if (sessions) {
+      const message = encodeMessage(topic, payload, isBinary, null);
+      const frame = encodeFrame(Opcode.Text, message, true, false, false);
+      for (const ws of sessions) ws.sendFrame(frame, message.length);
+      count += sessions.size;
+    }
+    return count;
   }
 
   /** The server is closing: stop taking subscriptions and let the broker forget this server. */
   close(): void | Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const feed of this.feeds.values()) feed.close();
     return this.link?.close();
   }
 }

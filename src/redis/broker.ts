@@ -10,10 +10,18 @@
  *   byte 1   flags: bit 0 = binary message
  *   2..9     the publishing server's id (8 random bytes)
  *   10..     the payload as sent
+ *
+ * Topics with history (history.ts, scripts.ts) live in Redis Streams: a Lua script takes the next
+ * offset, appends to the topic's stream and publishes a version-2 message on the same channel in
+ * one atomic step. Every server, the publisher's included, delivers those from the channel: one
+ * order for all. A resume reads the stream, after this server's SUBSCRIBE to the channel is
+ * confirmed, so that nothing stored after the read can miss the live path.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Broker, BrokerLink, BrokerSink } from '../node/broker.js';
+import type { HistoryOptions, HistoryRead, Position } from '../node/history.js';
+import { RedisHistory } from './history.js';
 import { detectFlavor, publisherAdapter, subscriberAdapter, type PublisherAdapter, type RedisFlavor, type SubscriberAdapter } from './clients.js';
 
 export interface RedisBrokerOptions {
@@ -33,11 +41,15 @@ export interface RedisBrokerOptions {
 export interface RedisBrokerEventMap {
   /** A PUBLISH or (UN)SUBSCRIBE failed. Emitted only when listened to. */
   error: [error: Error];
-  /** The subscriber connection is ready again and the wanted channels were subscribed to again. */
+  /**
+   * The subscriber connection is ready again and the wanted channels were subscribed to again;
+   * topics with history then read what they missed meanwhile.
+   */
   resubscribed: [channels: number];
 }
 
 const VERSION = 1;
+const VERSION_HISTORY = 2;
 const HEADER = 10;
 const ID_LENGTH = 8;
 
@@ -49,6 +61,9 @@ export class RedisBroker extends EventEmitter<RedisBrokerEventMap> implements Br
   /** Channel → the links (servers of this process) that want it. */
   private readonly channels = new Map<string, Set<RedisLink>>();
   private readonly links = new Set<RedisLink>();
+  /** Channel → its SUBSCRIBE, until confirmed: a history read waits for it. */
+  private readonly subscribing = new Map<string, Promise<unknown>>();
+  private readonly history: RedisHistory;
   private attached = false;
 
   constructor(options: RedisBrokerOptions) {
@@ -63,6 +78,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEventMap> implements Br
     this.prefix = options.prefix ?? 'rfc6455:';
     this.publisher = publisherAdapter(options.publisher, options.flavor ?? detectFlavor(options.publisher));
     this.subscriber = subscriberAdapter(options.subscriber, this.flavor);
+    this.history = new RedisHistory(this.publisher, this.prefix);
   }
 
   connect(sink: BrokerSink): BrokerLink {
@@ -91,15 +107,44 @@ export class RedisBroker extends EventEmitter<RedisBrokerEventMap> implements Br
     this.publisher.publish(this.prefix + topic, envelope).catch(this.report);
   }
 
+  /** @internal Throws a PublishError when Redis is not connected (see RedisHistory.append). */
+  append(topic: string, data: Buffer, isBinary: boolean, history: HistoryOptions): Promise<Position> {
+    return this.history.append(topic, this.prefix + topic, data, isBinary, history);
+  }
+
+  /** @internal */
+  async read(topic: string, since: Position | null, history: HistoryOptions): Promise<HistoryRead> {
+    await this.subscribing.get(this.prefix + topic);
+    return this.history.read(topic, since, history);
+  }
+
   /** @internal */
   want(link: RedisLink, topic: string): void {
     const channel = this.prefix + topic;
     let set = this.channels.get(channel);
     if (!set) {
       this.channels.set(channel, (set = new Set()));
-      this.subscriber.subscribe(channel).catch(this.report);
+      this.subscribeTo(channel);
     }
     set.add(link);
+  }
+
+  private subscribeTo(channel: string): Promise<unknown> {
+    const done = this.subscriber.subscribe(channel).then(
+      () => {
+        if (this.subscribing.get(channel) === done) this.subscribing.delete(channel);
+      },
+      (error: unknown) => {
+        this.report(error);
+        // This read fails (and is retried, without waiting again): the channel is subscribed
+        // again when the connection is back, and feeds catch up then (onReady).
+        if (this.subscribing.get(channel) === done) this.subscribing.delete(channel);
+        throw error;
+      },
+    );
+    done.catch(() => {});
+    this.subscribing.set(channel, done);
+    return done;
   }
 
   /** @internal */
@@ -122,7 +167,9 @@ export class RedisBroker extends EventEmitter<RedisBrokerEventMap> implements Br
 
   private readonly onMessage = (channel: string, message: Buffer) => {
     const links = this.channels.get(channel);
-    if (!links || message.length < HEADER || message[0] !== VERSION) return;
+    if (!links) return;
+    if (message[0] === VERSION_HISTORY) return this.onStored(links, channel, message);
+    if (message.length < HEADER || message[0] !== VERSION) return;
     const origin = message.subarray(2, HEADER);
     const isBinary = (message[1] & 1) === 1;
     const data = message.subarray(HEADER);
@@ -130,14 +177,29 @@ export class RedisBroker extends EventEmitter<RedisBrokerEventMap> implements Br
     for (const link of links) if (!link.id.equals(origin)) link.sink.deliver(topic, data, isBinary);
   };
 
-  /** After a reconnection, subscribe again to every channel still wanted. */
+  /** A message of a topic with history: to every link, the publisher's included. */
+  private onStored(links: Set<RedisLink>, channel: string, message: Buffer): void {
+    const end = message.indexOf(0x0a, 2);
+    const colon = message.lastIndexOf(0x3a, end);
+    if (end < 0 || colon < 2) return;
+    const position = { epoch: message.toString('latin1', 2, colon), offset: Number(message.toString('latin1', colon + 1, end)) };
+    const isBinary = message[1] === 0x31;
+    const data = message.subarray(end + 1);
+    const topic = channel.slice(this.prefix.length);
+    for (const link of links) link.sink.deliverAt?.(topic, data, isBinary, position);
+  }
+
+  /**
+   * After a reconnection, subscribe again to every channel still wanted; then topics with history
+   * read what was stored while this process was not listening.
+   */
   private readonly onReady = () => {
     const channels = [...this.channels.keys()];
     if (channels.length === 0) return;
-    Promise.all(channels.map((channel) => this.subscriber.subscribe(channel))).then(
-      () => this.emit('resubscribed', channels.length),
-      this.report,
-    );
+    Promise.all(channels.map((channel) => this.subscribeTo(channel))).then(() => {
+      this.emit('resubscribed', channels.length);
+      for (const link of this.links) link.sink.resync?.();
+    }, this.report);
   };
 
   private readonly report = (error: unknown) => {
@@ -157,6 +219,14 @@ class RedisLink implements BrokerLink {
 
   publish(topic: string, data: Buffer, isBinary: boolean): void {
     if (!this.closed) this.broker.publish(this, topic, data, isBinary);
+  }
+
+  append(topic: string, data: Buffer, isBinary: boolean, history: HistoryOptions): Promise<Position> {
+    return this.broker.append(topic, data, isBinary, history);
+  }
+
+  read(topic: string, since: Position | null, history: HistoryOptions): Promise<HistoryRead> {
+    return this.broker.read(topic, since, history);
   }
 
   subscribe(topic: string): void {

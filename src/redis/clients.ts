@@ -18,6 +18,12 @@ export interface SubscriberAdapter {
 
 export interface PublisherAdapter {
   publish(channel: string, message: Buffer): Promise<unknown>;
+  /** Any command, bulk strings answered as Buffers (the history scripts). */
+  call(args: (string | Buffer)[]): Promise<unknown>;
+  /** Connected now: a command sent now is not parked in the library's offline queue. */
+  ready(): boolean;
+  /** Calls `listener` each time the connection is (again) ready. */
+  onReady(listener: () => void): void;
 }
 
 type AnyClient = Record<string, any>;
@@ -37,7 +43,22 @@ export function detectFlavor(client: unknown): RedisFlavor {
 export function publisherAdapter(client: unknown, flavor: RedisFlavor): PublisherAdapter {
   const c = client as AnyClient;
   // Both take a Buffer and return a promise of the receiver count.
-  return { publish: (channel, message) => Promise.resolve(c.publish(channel, message)) };
+  const publish = (channel: string, message: Buffer) => Promise.resolve(c.publish(channel, message));
+  if (flavor === 'node-redis') {
+    // 36 is RESP's blob string ('$'): mapped to Buffer, payloads stay binary.
+    return {
+      publish,
+      call: (args) => c.sendCommand(args, { typeMapping: { 36: Buffer } }),
+      ready: () => c.isReady === true,
+      onReady: (listener) => c.on('ready', listener),
+    };
+  }
+  return {
+    publish,
+    call: ([command, ...rest]) => c.callBuffer(command, ...rest),
+    ready: () => c.status === 'ready',
+    onReady: (listener) => c.on('ready', listener),
+  };
 }
 
 export function subscriberAdapter(client: unknown, flavor: RedisFlavor): SubscriberAdapter {

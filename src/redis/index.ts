@@ -5,3 +5,4 @@
 export { RedisBroker, type RedisBrokerOptions, type RedisBrokerEventMap } from './broker.js';
 export type { RedisFlavor } from './clients.js';
 export type { Broker, BrokerLink, BrokerSink } from '../node/broker.js';
+export { PublishError, type Position, type HistoryOptions, type HistoryRead } from '../node/history.js';

@@ -76,10 +76,15 @@ export interface RedisProcess {
   kill(): Promise<void>;
 }
 
-export async function startRedis(port?: number): Promise<RedisProcess> {
+/**
+ * `aof`: a directory for an append-only file written on every command (appendfsync always), so a
+ * kill -9 loses nothing and a restart on the same directory comes back with every key.
+ */
+export async function startRedis(port?: number, options: { aof?: string } = {}): Promise<RedisProcess> {
   requireRedisServer();
   port ??= await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  const persistence = options.aof ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.aof] : ['--appendonly', 'no'];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   processes.add(child);
