@@ -1,5 +1,5 @@
 /**
- * Types for `require('rfc6455')` from CommonJS. At run time that is the ESM build itself (Node's
+ * Types for requiring this package from CommonJS. At run time that is the ESM build itself (Node's
  * require(esm) returns its "module.exports" export: the WebSocket class, the rest of the API on
  * it as statics). TypeScript does not read that export name and would type require() as the
  * module namespace, so this file says `export =` the class, with every public type alongside.

@@ -135,6 +135,6 @@ Object.assign(WebSocket, {
 });
 
 export default WebSocket;
-// require('rfc6455') returns this value instead of the module namespace (Node's require(esm),
-// 20.19+ and 22.12+): the class, as require('ws') returns ws's.
+// A CommonJS require of this package returns this value instead of the module namespace (Node's require(esm),
+// 20.19+ and 22.12+): the class, as requiring ws returns ws's.
 export { WebSocket as 'module.exports' };
