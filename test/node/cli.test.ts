@@ -3,40 +3,20 @@
  * --version, `connect` to a dev wss:// server with --ca or --insecure, and a refused handshake
  * shown with the server's status, headers and body.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocketServer } from '../../src/index.js';
+import { useCertificate } from '../helpers/certificate.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { startServer } from '../helpers/server.js';
 
 const defer = useCleanup();
 const root = new URL('../../', import.meta.url);
 
-let dir = '';
-let certFile = '';
-let key: Buffer;
-let cert: Buffer;
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'rfc6455-cli-'));
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  certFile = join(dir, 'c.pem');
-  key = readFileSync(join(dir, 'k.pem'));
-  cert = readFileSync(certFile);
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const certificate = useCertificate();
 
 interface Run {
   code: number | null;
@@ -78,7 +58,7 @@ async function cli(args: string[], options: { lines?: string[]; after?: string }
 }
 
 async function wssEcho(): Promise<number> {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', key, cert });
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', key: certificate.key, cert: certificate.cert });
   defer(() => server.close({ timeout: 100 }));
   await once(server, 'listening');
   server.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
@@ -94,7 +74,7 @@ describe('rfc6455 CLI', () => {
 
   it('connect --ca FILE trusts a dev server’s self-signed certificate: lines go out, echoes come back, Ctrl-D closes 1000', async () => {
     const port = await wssEcho();
-    const run = await cli(['connect', `wss://localhost:${port}/`, '--ca', certFile], { lines: ['hello', 'über'], after: 'connected to' });
+    const run = await cli(['connect', `wss://localhost:${port}/`, '--ca', certificate.certFile], { lines: ['hello', 'über'], after: 'connected to' });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`connected to wss://localhost:${port}/`);

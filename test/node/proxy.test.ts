@@ -3,15 +3,12 @@
  * shows the tunnel; TLS stays end to end), the environment variables and NO_PROXY, proxy auth and
  * the proxy's refusals surfaced as HandshakeError statuses, and a silent proxy timed out.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type * as tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, HandshakeError, WebSocketServer, type WebSocket } from '../../src/index.js';
+import { useCertificate } from '../helpers/certificate.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { startEchoServer } from '../helpers/server.js';
 import { freePort, hasTinyproxy, startTinyproxy } from '../helpers/tinyproxy.js';
@@ -19,24 +16,7 @@ import { next, socketClosed } from '../helpers/wait.js';
 
 const defer = useCleanup();
 
-let dir = '';
-let key: Buffer;
-let cert: Buffer;
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'rfc6455-proxy-'));
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  key = readFileSync(join(dir, 'k.pem'));
-  cert = readFileSync(join(dir, 'c.pem'));
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const certificate = useCertificate();
 
 /** Sets environment variables for one test; restored (or removed) at cleanup. */
 function setEnv(values: Record<string, string>): void {
@@ -59,7 +39,7 @@ async function echoOnce(ws: WebSocket, text: string): Promise<string> {
 }
 
 async function wssEchoServer(): Promise<{ server: WebSocketServer; port: number }> {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', key, cert });
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', key: certificate.key, cert: certificate.cert });
   defer(() => server.close({ timeout: 100 }));
   await once(server, 'listening');
   server.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
@@ -87,7 +67,7 @@ describe.skipIf(!hasTinyproxy)(`through tinyproxy${hasTinyproxy ? '' : ' (skippe
     const encrypted: boolean[] = [];
     server.on('connection', (_ws, req) => encrypted.push(Boolean((req.socket as tls.TLSSocket).encrypted)));
     for (const host of ['localhost', '127.0.0.1']) {
-      const ws = await connect(`wss://${host}:${port}/`, { ca: cert });
+      const ws = await connect(`wss://${host}:${port}/`, { ca: certificate.cert });
       defer(() => ws.terminate());
       expect(await echoOnce(ws, `TLS to ${host}`)).toBe(`TLS to ${host}`);
     }

@@ -3,42 +3,22 @@
  * trusting (ca), refusing (no ca) or being told not to check (rejectUnauthorized: false) a
  * self-signed certificate generated with openssl for this run.
  */
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, HandshakeError, WebSocketServer, type WebSocket } from '../../src/index.js';
+import { useCertificate } from '../helpers/certificate.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { next, SLACK, socketClosed } from '../helpers/wait.js';
 
 const defer = useCleanup();
 
-let dir = '';
-let key: Buffer;
-let cert: Buffer;
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'rfc6455-tls-'));
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    { cwd: dir, stdio: 'ignore' },
-  );
-  key = readFileSync(join(dir, 'k.pem'));
-  cert = readFileSync(join(dir, 'c.pem'));
-});
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const certificate = useCertificate();
 
 async function wssServer(extra: Record<string, unknown> = {}): Promise<{ server: WebSocketServer; port: number }> {
-  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', key, cert, ...extra });
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', key: certificate.key, cert: certificate.cert, ...extra });
   defer(() => server.close({ timeout: 100 }));
   await once(server, 'listening');
   server.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
@@ -57,7 +37,7 @@ describe('wss:// with key/cert options', () => {
     const secure: boolean[] = [];
     server.on('connection', (_ws, req) => secure.push(Boolean((req.socket as tls.TLSSocket).encrypted)));
     for (const host of ['localhost', '127.0.0.1']) {
-      const ws = await connect(`wss://${host}:${port}/`, { ca: cert });
+      const ws = await connect(`wss://${host}:${port}/`, { ca: certificate.cert });
       defer(() => ws.terminate());
       expect(ws.url).toBe(`wss://${host}:${port}/`);
       expect(await echoOnce(ws, `over TLS to ${host}`)).toBe(`over TLS to ${host}`);
@@ -79,7 +59,7 @@ describe('wss:// with key/cert options', () => {
 
   it('a client with a ca that does not match the host name refuses too', async () => {
     const { port } = await wssServer();
-    const error = await connect(`wss://127.0.0.1:${port}/`, { ca: cert, servername: 'example.com' }).catch((e: unknown) => e);
+    const error = await connect(`wss://127.0.0.1:${port}/`, { ca: certificate.cert, servername: 'example.com' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HandshakeError);
     expect((error as Error).message).toMatch(/altnames|does not match/i);
   });
@@ -93,7 +73,7 @@ describe('wss:// with key/cert options', () => {
 
   it('the handshake timeout drops a client that completes TLS but sends no request', async () => {
     const { port } = await wssServer({ handshakeTimeout: 300 });
-    const secure = tls.connect({ port, host: '127.0.0.1', ca: cert, servername: 'localhost' });
+    const secure = tls.connect({ port, host: '127.0.0.1', ca: certificate.cert, servername: 'localhost' });
     defer(() => secure.destroy());
     secure.on('error', () => {});
     await once(secure, 'secureConnect');
@@ -124,7 +104,7 @@ describe('wss:// with key/cert options', () => {
 
 describe('wss:// on an https server (server: option)', () => {
   it('shares the https server with plain requests; client trust works the same', async () => {
-    const httpsServer = https.createServer({ key, cert }, (_req, res) => res.end('https ok'));
+    const httpsServer = https.createServer({ key: certificate.key, cert: certificate.cert }, (_req, res) => res.end('https ok'));
     httpsServer.listen(0, '127.0.0.1');
     await once(httpsServer, 'listening');
     defer(() => new Promise((resolve) => httpsServer.close(resolve)));
@@ -134,7 +114,7 @@ describe('wss:// on an https server (server: option)', () => {
     defer(() => wss.close({ timeout: 100 }));
     wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
 
-    const ws = await connect(`wss://localhost:${port}/ws`, { ca: cert });
+    const ws = await connect(`wss://localhost:${port}/ws`, { ca: certificate.cert });
     defer(() => ws.terminate());
     expect(await echoOnce(ws, 'via https server')).toBe('via https server');
 
@@ -148,7 +128,7 @@ describe('wss:// on an https server (server: option)', () => {
     expect(wss.clients.size).toBe(2);
 
     const body = await new Promise<string>((resolve, reject) => {
-      https.get({ host: '127.0.0.1', port, path: '/', ca: cert, servername: 'localhost' }, (res) => {
+      https.get({ host: '127.0.0.1', port, path: '/', ca: certificate.cert, servername: 'localhost' }, (res) => {
         let text = '';
         res.on('data', (chunk) => (text += chunk));
         res.on('end', () => resolve(text));
