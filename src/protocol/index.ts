@@ -1,7 +1,7 @@
 /** The I/O-free protocol engine, for bringing your own transport. */
 export { CloseCode, GUID, Opcode, isValidCloseCode, DEFAULT_MAX_PAYLOAD, MAX_CONTROL_PAYLOAD, MAX_CLOSE_REASON } from './constants.js';
 export { ProtocolError } from './errors.js';
-export { Connection, State, checkClose, type ConnectionEvents, type ConnectionOptions, type Side } from './connection.js';
+export { Connection, State, checkClose, type ConnectionEvents, type ConnectionOptions, type Side, type Batch, type Frame, type WriteCallback } from './connection.js';
 export { FrameParser, type ParserOptions, type ParserSink } from './parser.js';
 export { encodeFrame, encodeClosePayload, writeHeader, headerLength } from './serializer.js';
 export { applyMask, maskInPlace } from './mask.js';
