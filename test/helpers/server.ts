@@ -1,5 +1,6 @@
 /** Servers on port 0 of 127.0.0.1, torn down through a `Defer`. */
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type ServerOptions, type WebSocket } from '../../src/index.js';
 import type { Defer } from './cleanup.js';
@@ -53,6 +54,18 @@ export function nextConnection(server: WebSocketServer, ms = 5000): Promise<WebS
     server.once('connection', (ws) => {
       clearTimeout(timer);
       resolve(ws);
+    });
+  });
+}
+
+/** A port nothing listens on right now (the kernel's pick, released at once). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
     });
   });
 }

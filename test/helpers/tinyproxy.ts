@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Defer } from './cleanup.js';
+import { freePort } from './server.js';
 import { delay } from './wait.js';
 
 export const hasTinyproxy = spawnSync('tinyproxy', ['-v'], { stdio: 'ignore' }).error === undefined;
@@ -65,17 +66,6 @@ export async function startTinyproxy(defer: Defer, options: TinyproxyOptions): P
   };
 }
 
-/** A port nothing listens on right now (the kernel's pick, released at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once something accepts TCP on `port`; fails early if `dead()` says why it never will. */
 async function listening(port: number, dead: () => string | false, ms = 5000): Promise<void> {
@@ -96,3 +86,5 @@ async function listening(port: number, dead: () => string | false, ms = 5000): P
     await delay(20);
   }
 }
+
+export { freePort };

@@ -4,23 +4,13 @@
  * wait for things with a deadline. Every process started here is killed by `cleanup()`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type WebSocket } from '../../src/index.js';
+import { freePort } from '../helpers/server.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 export const SERVER_FIXTURE = `${here}fixtures/server.ts`;
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Fails (does not skip) when redis-server is missing: CI installs it (.ci/run). */
 export function requireRedisServer(): string {
@@ -199,3 +189,5 @@ export function probe(ws: WebSocket): Probe {
 export async function openProbe(url: string): Promise<Probe> {
   return probe(await connect(url, { perMessageDeflate: false }));
 }
+
+export { freePort };
