@@ -75,9 +75,11 @@ const DEFAULT_MAX_REDIRECTS = 10;
 export function openClient(
   ws: WebSocket,
   address: string | URL,
-  protocols: string | string[] | undefined,
+  protocols: string | string[] | null | undefined,
   options: ClientOptions,
 ): void {
+  // `new WebSocket(url, null)`: no subprotocol list, and not one named "null" either (as ws).
+  if (protocols === null) throw new SyntaxError('Invalid subprotocol: null');
   if (options.protocolVersion !== undefined && options.protocolVersion !== 13) {
     throw new RangeError(`Unsupported protocol version: ${options.protocolVersion} (only 13, RFC 6455)`);
   }
@@ -90,7 +92,7 @@ export function openClient(
   };
   // Throws SyntaxError for an invalid or repeated subprotocol, before anything is sent.
   new ClientHandshake(handshakeOptions);
-  ws.url = target.url.href;
+  ws.setUrl(target.url.href);
   new ClientAttempt(ws, options, handshakeOptions, target).start();
 }
 
@@ -131,7 +133,8 @@ class ClientAttempt {
       ...passThrough(this.options),
       method: 'GET',
       host: target.host,
-      port: target.port,
+      // As the URL spells it (a string), as ws passes it to createConnection; the scheme's default otherwise.
+      port: target.url.port || target.port,
       path: target.path,
       socketPath: target.socketPath,
       headers,
@@ -183,7 +186,7 @@ class ClientAttempt {
         return this.fail(error as Error);
       }
       this.target = to;
-      this.ws.url = to.url.href;
+      this.ws.setUrl(to.url.href);
       const nextAuth = credentials(to.url) ?? (sameServer(from, to) ? auth : undefined);
       return this.send(to, nextAuth, headersForRedirect(userHeaders, from, to));
     }
@@ -198,12 +201,17 @@ class ClientAttempt {
    */
   private handOver(request: http.ClientRequest, res: http.IncomingMessage): void {
     this.settle();
-    this.ws.abortHandshake = () => {
-      this.ws.readyState = this.ws.CLOSING;
+    // close()/terminate() meanwhile: 'error' (closed before it was established, as any close
+    // while connecting), then 'close'.
+    let aborted: Error | null = null;
+    this.ws.abortHandshake = (error) => {
+      aborted = error;
+      this.ws.setReadyState(this.ws.CLOSING);
       request.destroy();
+      res.destroy();
     };
     // 'close' comes after 'end' when the body is read, and also when it never will be.
-    res.once('close', () => this.ws.failHandshake(null));
+    res.once('close', () => this.ws.failHandshake(aborted));
     request.on('error', () => {});
     this.ws.emit('unexpected-response', request, res);
   }
@@ -220,8 +228,7 @@ class ClientAttempt {
     }
     this.settle();
     const ws = this.ws;
-    ws.protocol = agreed.protocol;
-    ws.extensions = agreed.extensions;
+    ws.setAgreed(agreed.protocol, agreed.extensions);
     ws.attach(socket, 'client', agreed.connection, { closeTimeout: this.options.closeTimeout, policies: resolvePolicies(this.options, null, 'client') });
     ws.emit('open');
     ws.startReading(head);
@@ -245,7 +252,7 @@ class ClientAttempt {
     const request = this.request;
     this.request = null;
     request?.destroy();
-    this.ws.readyState = this.ws.CLOSING;
+    this.ws.setReadyState(this.ws.CLOSING);
     process.nextTick(failLater, this.ws, error);
   }
 }

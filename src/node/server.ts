@@ -151,6 +151,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
 
   constructor(options: ServerOptions<User, W>, callback?: () => void) {
     super();
+    // JavaScript callers may give nothing: the mode check below says what is missing.
+    options ??= {} as ServerOptions<User, W>;
     this.options = { maxPayload: DEFAULT_MAX_PAYLOAD, ...options };
     this.tracking = options.clientTracking ?? true;
     this.Socket = options.WebSocket ?? (WebSocket as unknown as new () => W);
@@ -346,10 +348,9 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     socket.removeListener('end', destroyOnEnd);
     publishAccepted(req);
 
-    ws.protocol = accepted.protocol;
-    ws.extensions = accepted.extensions;
+    ws.setAgreed(accepted.protocol, accepted.extensions);
     ws.user = user;
-    ws.url = req.url ?? '/';
+    ws.setUrl(req.url ?? '/');
     const connection = this.options.autoPong === false ? { ...accepted.connection, autoPong: false } : accepted.connection;
     ws.attach(socket, 'server', connection, { closeTimeout: this.options.closeTimeout, policies: this.policies });
     if (this.options.maxConnectionsPerIp !== undefined) {

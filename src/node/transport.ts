@@ -281,11 +281,13 @@ export class Transport implements ConnectionEvents {
     return false;
   }
 
-  ping(data: Buffer): boolean {
+  admitPing(data: Buffer): boolean {
     // Control frames count against the rate limit too: a ping flood costs a pong each.
-    if (!this.withinRateLimit(data.length, 1, false)) return false;
+    return this.withinRateLimit(data.length, 1, false);
+  }
+
+  ping(data: Buffer): void {
     this.owner.onTransportPing(data);
-    return true;
   }
 
   pong(data: Buffer): void {
