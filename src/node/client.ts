@@ -50,6 +50,8 @@ export interface ClientOptions extends PolicyOptions, RequestPassThrough {
   followRedirects?: boolean;
   /** Redirects followed before failing; default 10. */
   maxRedirects?: number;
+  /** Answer the server's pings with pongs (default true). False: the app answers them, or does not. */
+  autoPong?: boolean;
   /** Only 13 (RFC 6455) is spoken; any other value throws a RangeError. */
   protocolVersion?: number;
   /**
@@ -65,7 +67,7 @@ export interface ClientOptions extends PolicyOptions, RequestPassThrough {
 const OWN_OPTIONS = new Set([
   'protocols', 'headers', 'origin', 'handshakeTimeout', 'signal', 'maxPayload', 'closeTimeout', 'streaming',
   'agent', 'perMessageDeflate', 'followRedirects', 'maxRedirects', 'protocolVersion', 'skipUTF8Validation',
-  'finishRequest', 'heartbeat', 'idleTimeout', 'rateLimit', 'backpressure', 'auth',
+  'finishRequest', 'autoPong', 'heartbeat', 'idleTimeout', 'rateLimit', 'backpressure', 'auth',
 ]);
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
@@ -229,7 +231,8 @@ class ClientAttempt {
     this.settle();
     const ws = this.ws;
     ws.setAgreed(agreed.protocol, agreed.extensions);
-    ws.attach(socket, 'client', agreed.connection, { closeTimeout: this.options.closeTimeout, policies: resolvePolicies(this.options, null, 'client') });
+    const connection = this.options.autoPong === false ? { ...agreed.connection, autoPong: false } : agreed.connection;
+    ws.attach(socket, 'client', connection, { closeTimeout: this.options.closeTimeout, policies: resolvePolicies(this.options, null, 'client') });
     ws.emit('open');
     ws.startReading(head);
   }

@@ -44,3 +44,36 @@ describe('automatic pong', () => {
     expect(code).toBe(1005);
   });
 });
+
+describe('client autoPong option', () => {
+  it('false: the client reports the server ping and sends no pong', async () => {
+    const { server, url } = await startServer(defer);
+    const accepted = nextConnection(server);
+    const { WebSocket } = await import('../../src/index.js');
+    const ws = new WebSocket(url, { autoPong: false });
+    defer(() => ws.terminate());
+    const peer = await accepted;
+    const pongs: string[] = [];
+    peer.on('pong', (data) => pongs.push(data.toString()));
+    const pinged = new Promise<string>((resolve) => ws.on('ping', (data) => resolve(data.toString())));
+    peer.ping('one');
+    expect(await pinged).toBe('one');
+    // A message sent after the ping arrives after any pong would have.
+    const echoed = new Promise<void>((resolve) => peer.on('message', () => resolve()));
+    ws.send('after');
+    await echoed;
+    expect(pongs).toEqual([]);
+  });
+
+  it('default: the client answers', async () => {
+    const { server, url } = await startServer(defer);
+    const accepted = nextConnection(server);
+    const { WebSocket } = await import('../../src/index.js');
+    const ws = new WebSocket(url);
+    defer(() => ws.terminate());
+    const peer = await accepted;
+    const pong = new Promise<string>((resolve) => peer.on('pong', (data) => resolve(data.toString())));
+    peer.ping('two');
+    expect(await pong).toBe('two');
+  });
+});
