@@ -50,7 +50,7 @@ export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = W
   /** permessage-deflate (RFC 7692): off by default; `true` or options to accept clients' offers. */
   perMessageDeflate?: boolean | DeflateOptions;
   /** Picks the subprotocol from those offered; false for none. Default: the first one offered. */
-  handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false;
+  handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false | null | undefined | void;
   /**
    * Accepts or refuses a handshake before the upgrade: return a boolean (or a promise of one), or
    * take a callback `(result, code, message, headers)` as the `ws` package does. Refusal is a 401,
