@@ -206,8 +206,12 @@ export function serveHttp2Connections(tlsServer: http.Server, wss: Server): () =
   // A stream that is not a WebSocket: this port serves nothing else.
   h2.on('stream', (stream, headers) => {
     if ((stream as Stream)[kTaken] || stream.headersSent) return;
-    stream.respond({ ':status': isExtendedConnect(headers) ? 501 : 426, 'content-type': 'text/plain; charset=utf-8' });
-    stream.end(isExtendedConnect(headers) ? 'Not Implemented' : 'This port serves WebSockets only');
+    // A CONNECT without :protocol is a tunnel request; anything else an HTTP/1.1-style handshake
+    // or a plain request: over HTTP/2 a WebSocket is an extended CONNECT (RFC 8441 §4).
+    const refusal = headers[':method'] === 'CONNECT' ? checkExtendedConnect(headers) : null;
+    const status = refusal && !refusal.ok ? refusal.status : 400;
+    stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8' });
+    stream.end(refusal && !refusal.ok ? refusal.message : 'This port serves WebSockets only: over HTTP/2, open one with an extended CONNECT (RFC 8441)');
   });
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
