@@ -19,6 +19,8 @@
  *   names `key.pem` or `cert.pem` finds a self-signed certificate for localhost in its directory.
  * - A block passes when it exits with status 0. If the README follows it with a paragraph ending in
  *   "prints:" and a ```text block, its stdout must be that text.
+ * - The TypeScript blocks also type-check (strict, `module: nodenext`) against the package's own
+ *   declarations, as a user's editor would check them.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -126,6 +128,23 @@ function run(file: string, dir: string, env: Record<string, string>): Promise<Ru
 }
 
 describe('README.md code blocks', () => {
+  it('TypeScript blocks type-check against the built declarations', () => {
+    const dir = path.join(project, 'types');
+    fs.mkdirSync(dir, { recursive: true });
+    const ts = blocks.filter((block) => RUNNABLE[block.lang] === 'ts');
+    for (const block of ts) fs.writeFileSync(path.join(dir, `line-${block.line}.mts`), block.code);
+    const compilerOptions = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] };
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.mts'] }));
+    let output = '';
+    try {
+      execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout || error);
+    }
+    // Errors name the file, line-N.mts: N is the block's line in README.md.
+    expect(output).toBe('');
+  }, 60_000);
+
   it('has runnable blocks to run', () => {
     expect(blocks.length).toBeGreaterThan(10);
   });
