@@ -32,7 +32,7 @@ import { useCertificate } from '../helpers/certificate.js';
 import { freePort } from '../helpers/server.js';
 import { startTinyproxy, type Tinyproxy } from '../helpers/tinyproxy.js';
 import { cleanup as stopRedis, startRedis, type RedisProcess } from '../pubsub/helpers.js';
-import { readmeBlocks, type CodeBlock } from './markdown.js';
+import { headingAnchors, readmeBlocks, type CodeBlock } from './markdown.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BLOCK_TIMEOUT = 20_000;
@@ -147,6 +147,14 @@ describe('README.md code blocks', () => {
 
   it('has runnable blocks to run', () => {
     expect(blocks.length).toBeGreaterThan(10);
+  });
+
+  it('links within the README (the contents, the cross references) lead to headings that exist', () => {
+    const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const anchors = headingAnchors(markdown);
+    const links = [...markdown.matchAll(/\]\(#([^)\s]+)\)/g)].map((match) => match[1]);
+    expect(links.length).toBeGreaterThan(20);
+    expect(links.filter((link) => !anchors.has(link))).toEqual([]);
   });
 
   it.each(blocks.map((block) => [`line ${block.line} (${block.heading})`, block] as const))('%s runs as written', async (_, block) => {
