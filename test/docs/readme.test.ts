@@ -157,6 +157,13 @@ describe('README.md code blocks', () => {
     expect(links.filter((link) => !anchors.has(link))).toEqual([]);
   });
 
+  it('links and images to files of the repository name files that exist', () => {
+    const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const targets = [...markdown.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((match) => match[1]).filter((target) => !/^[a-z]+:/.test(target));
+    expect(targets.length).toBeGreaterThan(5);
+    expect(targets.filter((target) => !fs.existsSync(path.join(root, target)))).toEqual([]);
+  });
+
   it.each(blocks.map((block) => [`line ${block.line} (${block.heading})`, block] as const))('%s runs as written', async (_, block) => {
     const dir = path.join(project, `line-${block.line}`);
     fs.mkdirSync(dir, { recursive: true });
