@@ -157,6 +157,14 @@ describe('README.md code blocks', () => {
     expect(links.filter((link) => !anchors.has(link))).toEqual([]);
   });
 
+  it('lists every section (## heading) in its contents', () => {
+    const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const contents = markdown.slice(markdown.indexOf('## Contents'), markdown.indexOf('\n## ', markdown.indexOf('## Contents') + 1));
+    const sections = [...headingAnchors(markdown.split('\n').filter((line) => /^## /.test(line)).join('\n'))].filter((anchor) => anchor !== 'contents');
+    expect(sections.length).toBeGreaterThan(10);
+    expect(sections.filter((anchor) => !contents.includes(`](#${anchor})`))).toEqual([]);
+  });
+
   it('links and images to files of the repository name files that exist', () => {
     const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
     const targets = [...markdown.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((match) => match[1]).filter((target) => !/^[a-z]+:/.test(target));
