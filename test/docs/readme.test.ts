@@ -30,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from '../../src/index.js';
 import { useCertificate } from '../helpers/certificate.js';
 import { freePort } from '../helpers/server.js';
-import { startTinyproxy, type Tinyproxy } from '../helpers/tinyproxy.js';
+import { hasTinyproxy, startTinyproxy, type Tinyproxy } from '../helpers/tinyproxy.js';
 import { cleanup as stopRedis, startRedis, type RedisProcess } from '../pubsub/helpers.js';
 import { headingAnchors, readmeBlocks, type CodeBlock } from './markdown.js';
 
@@ -87,6 +87,7 @@ async function environment(block: CodeBlock, dir: string): Promise<Record<string
     env.REDIS_URL = redis.url;
   }
   if (block.code.includes('PROXY_URL')) {
+    if (!hasTinyproxy) throw new Error('This README block needs tinyproxy: apt-get install -y tinyproxy (.ci/run installs it before npm test).');
     const proxy: Tinyproxy = await startTinyproxy((stop) => void proxies.push(stop), { connectPorts: [port] });
     env.PROXY_URL = proxy.url;
   }
