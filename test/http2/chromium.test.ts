@@ -105,7 +105,7 @@ describe('Chromium opens a WebSocket over HTTP/2 (RFC 8441)', () => {
     const log = await page.evaluate(() => (globalThis as any).result as Promise<string[]>);
     const { ws, version, headers, end } = await accepted;
     const serverClose = await end;
-    const protocol = await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as any).nextHopProtocol);
+    const protocol = await page.evaluate(() => ((globalThis as any).performance.getEntriesByType('navigation')[0] as { nextHopProtocol: string }).nextHopProtocol);
 
     expect(log).toEqual(['open chat.v1', 'text echo: hello from chromium', 'binary 250,3,2,1', 'close 4001 true']);
     expect(serverLog).toEqual(['text hello from chromium', 'binary 1,2,3,250']);
