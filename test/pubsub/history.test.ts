@@ -203,6 +203,35 @@ describe('resumable topics over a LocalBroker', () => {
     expect(infos).toEqual([true, false]);
   });
 
+  it('publishes racing resumes, 300 rounds: each resuming client gets every offset after its position once', async () => {
+    const broker = new LocalBroker();
+    const a = await start({ broker, history: { size: 10_000 } });
+    const b = await start({ broker, history: { size: 10_000 } });
+    const watcher = probe(a.url);
+    await subscribed(watcher, 'race');
+    let published = 0;
+    for (let round = 0; round < 300; round++) {
+      const since = watcher.rws.position('race');
+      const p = probe(b.url);
+      p.rws.subscribe('race', since);
+      // One publish per turn of the event loop while the subscribe travels, is authorized and
+      // reads history: some land before the read, some during the hand-over, some after.
+      for (let i = 0; i < 8; i++) {
+        a.server.publish('race', `r${round}-${i}`);
+        published++;
+        await new Promise((r) => setImmediate(r));
+      }
+      const last = published;
+      await waitFor(() => p.got.length > 0 && p.got.at(-1)!.offset === last, `round ${round}: up to offset ${last}`);
+      expect(p.offsets('race')).toEqual(range((since?.offset ?? 0) + 1, last));
+      expect(p.gaps).toEqual([]);
+      p.rws.close();
+      probes.splice(probes.indexOf(p), 1);
+    }
+    await waitFor(() => watcher.got.length === published, 'the watcher');
+    expect(watcher.offsets('race')).toEqual(range(1, published));
+  }, 60_000);
+
   it('publish on a history topic reports its position, and throws once the server is closed', async () => {
     const s = await start();
     const positions: Position[] = [];
