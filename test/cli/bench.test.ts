@@ -212,3 +212,13 @@ describe('rfc6455 bench: one-line errors', () => {
     expect((await runCli(['bench', '--compare', `ws://127.0.0.1:${port}/`])).stderr.trim()).toBe('rfc6455 bench: --compare needs two URLs or more');
   });
 });
+
+describe('rfc6455 bench: a server that does not echo', () => {
+  it('measures nothing, says so and exits 1', async () => {
+    const { url } = await startServer(defer);
+    const result = await runCli(['bench', url, '--conns', '2', ...SHORT, '--json']);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout).endpoints[0].median.count).toBe(0);
+    expect(result.stderr).toContain(`rfc6455 bench: ${url}/ gave nothing to measure: does it send every message back?`);
+  }, 30_000);
+});
