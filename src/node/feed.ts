@@ -25,23 +25,32 @@ export interface SharedFrame {
   size: number;
 }
 
-/** A protocol subscriber (topic-session.ts); `frame` builds the shared protocol frame on demand. */
+/** Builds the protocol frame of the message being passed on, once for every session. */
+export interface SharedSource {
+  sharedFrame(): SharedFrame;
+}
+
+/** A protocol subscriber (topic-session.ts); `shared` builds the shared protocol frame on demand. */
 export interface FeedSubscriber {
-  receive(message: FeedMessage, frame: () => SharedFrame): void;
+  receive(message: FeedMessage, shared: SharedSource): void;
   /** The history has a new epoch and will go on from `next`. */
   restart(epoch: string, next: number): void;
 }
 
 /** The protocol's message frame (topics-wire.ts), serialized once for every session. */
-export function protocolFrame(topic: string, message: FeedMessage): SharedFrame {
-  const payload = encodeMessage(topic, message.data, message.isBinary, message);
+export function protocolFrame(topic: string, message: FeedMessage, topicJson?: string): SharedFrame {
+  const payload = encodeMessage(topic, message.data, message.isBinary, message, topicJson);
   return { frame: encodeFrame(Opcode.Text, payload, true, false, false), size: payload.length };
 }
 
 export type Reader = (since: Position | null) => Promise<HistoryRead>;
 
-export class Feed {
+export class Feed implements SharedSource {
   readonly sessions = new Set<FeedSubscriber>();
+  private readonly topicJson: string;
+  /** The message being passed on, and its protocol frame once a session asked for it. */
+  private current: FeedMessage | null = null;
+  private currentFrame: SharedFrame | null = null;
   private epoch: string | undefined;
   private last = 0;
   /** Live messages held back while history is read; null when passing on directly. */
@@ -54,7 +63,13 @@ export class Feed {
     private readonly plain: () => Iterable<WebSocket> | undefined,
     private readonly read: Reader,
     private readonly retryDelay = 250,
-  ) {}
+  ) {
+    this.topicJson = JSON.stringify(topic);
+  }
+
+  sharedFrame(): SharedFrame {
+    return (this.currentFrame ??= protocolFrame(this.topic, this.current!, this.topicJson));
+  }
 
   /** A subscriber read history and found it at `epoch`/`last`: the start, if nothing came yet. */
   know(epoch: string, last: number): void {
@@ -127,8 +142,11 @@ export class Feed {
       for (const ws of plain) ws.sendFrame(frame, message.data.length);
     }
     if (this.sessions.size === 0) return;
-    let shared: SharedFrame | null = null;
-    const build = () => (shared ??= protocolFrame(this.topic, message));
-    for (const session of this.sessions) session.receive(message, build);
+    // No closure per message: the sessions ask the feed, which builds the frame at most once.
+    this.current = message;
+    this.currentFrame = null;
+    for (const session of this.sessions) session.receive(message, this);
+    this.current = null;
+    this.currentFrame = null;
   }
 }

@@ -9,7 +9,7 @@
  * the last one sent is a duplicate and dropped, one that skips ahead (or a new epoch) goes out
  * after a `gap` saying where the sequence starts again.
  */
-import { protocolFrame, type Feed, type FeedMessage, type FeedSubscriber, type Reader, type SharedFrame } from './feed.js';
+import { protocolFrame, type Feed, type FeedMessage, type FeedSubscriber, type Reader, type SharedSource } from './feed.js';
 import type { Position } from './history.js';
 import { encode, type ServerEvent } from './topics-wire.js';
 import type { WebSocket } from './websocket.js';
@@ -73,9 +73,9 @@ export class TopicSession implements FeedSubscriber {
     attempt();
   }
 
-  receive(message: FeedMessage, frame: () => SharedFrame): void {
+  receive(message: FeedMessage, shared: SharedSource): void {
     if (this.held) this.held.push(message);
-    else this.deliver(message, frame);
+    else this.deliver(message, shared);
   }
 
   restart(epoch: string, next: number): void {
@@ -92,7 +92,7 @@ export class TopicSession implements FeedSubscriber {
     this.feed.sessions.delete(this);
   }
 
-  private deliver(message: FeedMessage, frame: (() => SharedFrame) | null): void {
+  private deliver(message: FeedMessage, shared: SharedSource | null): void {
     if (this.ended) return;
     if (message.epoch === this.epoch && message.offset <= this.last) return;
     if (message.epoch !== this.epoch || message.offset !== this.last + 1) {
@@ -101,7 +101,7 @@ export class TopicSession implements FeedSubscriber {
     this.epoch = message.epoch;
     this.last = message.offset;
     // Live: the frame every session shares; replayed: one of its own.
-    const { frame: bytes, size } = frame ? frame() : protocolFrame(this.feed.topic, message);
+    const { frame: bytes, size } = shared ? shared.sharedFrame() : protocolFrame(this.feed.topic, message);
     this.ws.sendFrame(bytes, size);
   }
 }
