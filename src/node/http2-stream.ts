@@ -1,0 +1,23 @@
+/**
+ * An Http2Stream as the transport's Duplex (RFC 8441 §5). It is one already: `end()` sends
+ * END_STREAM, which is the clean end after the close handshake; what differs is `destroy()`, which
+ * node:http2 turns into RST_STREAM NO_ERROR. An abnormal end of a WebSocket must be a reset with
+ * CANCEL (§5, RFC 9113 §8.7), so the stream's `destroy` is replaced by one that resets it so first.
+ */
+import { constants, type Http2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+
+const { NGHTTP2_CANCEL } = constants;
+
+/** Marks a stream as carrying a WebSocket; returns it, typed as the Duplex the transport takes. */
+export function asWebSocketStream(stream: Http2Stream): Duplex {
+  // A shared function on the instance, not a closure per stream.
+  (stream as Http2Stream & { destroy: typeof destroyWithCancel }).destroy = destroyWithCancel;
+  return stream;
+}
+
+function destroyWithCancel(this: Http2Stream, error?: Error): Http2Stream {
+  // close() sends the RST_STREAM (and records the code); destroy then finds the stream closed.
+  if (!this.closed && !this.destroyed) this.close(NGHTTP2_CANCEL);
+  return Object.getPrototypeOf(this).destroy.call(this, error) as Http2Stream;
+}
