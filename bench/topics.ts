@@ -5,7 +5,7 @@
  *
  *   npm run build && npm run bench:topics                  # both brokers, then the storm
  *   npm run bench:topics -- --broker local --repeat 7 --no-storm
- *   npm run bench:topics -- --subscribers 100 --messages 20000 --size 64 --storm 10000
+ *   npm run bench:topics -- --subscribers 100 --messages 20000 --size 64 --storm 10000 --missed 100
  *
  * Processes: the server (pinned to core 0), the subscribers' process (core 1), redis-server
  * (core 1, beside the subscribers: the machine has two). History off means the same topic without
@@ -15,7 +15,7 @@
  * and the ratio is on/off. Server CPU per message is process.cpuUsage() over the run.
  */
 import { type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
 import type { WebSocket } from '../src/index.js';
@@ -25,9 +25,11 @@ import { freePort, median, nextMessage, percentile, pinned, startRedis, waitOutp
 import { storm } from './topics-storm.js';
 
 const self = fileURLToPath(import.meta.url);
-// What the package ships (dist/, built by `npm run build` first), not the sources through tsx.
-const { connect, PublishError, TOPICS_PROTOCOL, WebSocketServer } = (await import('../dist/index.js' as string)) as typeof Lib;
-const { RedisBroker } = (await import('../dist/redis/index.js' as string)) as typeof RedisLib;
+// What the package ships (dist/, built by `npm run build` first), not the sources through tsx;
+// RFC6455_DIST=other/dist measures another build (an earlier commit's) the same way.
+const dist = process.env.RFC6455_DIST ? pathToFileURL(`${process.env.RFC6455_DIST}/`).href : new URL('../dist/', import.meta.url).href;
+const { connect, PublishError, TOPICS_PROTOCOL, WebSocketServer } = (await import(`${dist}index.js`)) as typeof Lib;
+const { RedisBroker } = (await import(`${dist}redis/index.js`)) as typeof RedisLib;
 const role = process.argv[2];
 const TOPIC = 'bench';
 
@@ -149,6 +151,7 @@ async function main(): Promise<void> {
       size: { type: 'string', default: '64' },
       repeat: { type: 'string', default: '5' },
       storm: { type: 'string', default: '10000' },
+      missed: { type: 'string', default: '100' },
       'no-storm': { type: 'boolean', default: false },
       // Write a V8 CPU profile of each server to this directory (summarize: bench/profile-summary.ts).
       profile: { type: 'string' },
@@ -223,6 +226,6 @@ async function main(): Promise<void> {
   console.log(`\n| broker | | messages/s | deliveries/s | latency p50 | p99 | server CPU per message | on/off |\n|---|---|---:|---:|---:|---:|---:|---:|`);
   for (const row of rows) console.log(row);
 
-  if (!values['no-storm']) await storm(redis, Number(values.storm), children);
+  if (!values['no-storm']) await storm(redis, Number(values.storm), children, Number(values.missed));
   process.exit(0);
 }

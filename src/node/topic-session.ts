@@ -61,7 +61,10 @@ export class TopicSession implements FeedSubscriber {
           }
           this.epoch = history.epoch;
           this.ws.send(encode(reply));
-          for (const entry of history.entries) this.deliver({ ...entry, epoch: history.epoch }, null);
+          for (const entry of history.entries) {
+            const epoch = history.epoch;
+            this.deliver({ ...entry, epoch }, { sharedFrame: () => this.feed.replayFrame(entry, epoch) });
+          }
           const held = this.held ?? [];
           this.held = null;
           for (const message of held) this.deliver(message, null);

@@ -118,9 +118,10 @@ export class PubSub implements BrokerSink, SessionHost {
       set.add(ws);
       return void ws.send(encode({ $topics: 'subscribed', topic, id, history: false }));
     }
-    const session = new TopicSession(ws, this.feeds.get(topic)!, id);
+    const feed = this.feeds.get(topic)!;
+    const session = new TopicSession(ws, feed, id);
     mine.set(topic, session);
-    session.start(since, (from) => this.link!.read!(topic, from, history));
+    session.start(since, (from) => feed.sharedRead(from));
   }
 
   /** SessionHost: a protocol `unsubscribe` (or the connection closed). */
