@@ -1,7 +1,7 @@
 /**
  * The reconnect storm: N clients (ReconnectingWebSocket, topics: true) on one server, subscribed
  * to one topic with history in Redis. The server is killed (SIGKILL); while it is down another
- * server publishes 1,000 messages; it restarts on the same port, and every client reconnects and
+ * server publishes `missed` messages (default 100); it restarts on the same port, and every client reconnects and
  * resumes from its position. Measured: the time until every client has every message (from the
  * kill, and from the restarted server listening), gaps (must be 0), and Redis's load meanwhile
  * (commands, CPU seconds, peak ops/s from INFO sampled every 100 ms).
