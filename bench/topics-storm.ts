@@ -49,6 +49,7 @@ async function runServer(): Promise<void> {
     });
   });
   server.on('listening', () => process.stdout.write('LISTENING\n'));
+  process.on('SIGTERM', () => process.exit(0));
 }
 
 async function runClients(): Promise<void> {
@@ -112,8 +113,10 @@ export async function storm(redis: Redis, n: number, children: ChildProcess[], m
   await monitor.connect();
   const info = () => monitor.info('everything');
   const port = await freePort();
-  const startServer = async (core: number, p: number) => {
-    const child = pinned(core, process.execPath, ['--import', 'tsx', self, 'server'], { env: { ...process.env, PORT: String(p), REDIS_URL: redis.url }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // STORM_PROFILE=dir: CPU profiles of the restarted server and of the clients' process.
+  const profile = (name: string) => (process.env.STORM_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', `${process.env.STORM_PROFILE}/${name}`] : []);
+  const startServer = async (core: number, p: number, flags: string[] = []) => {
+    const child = pinned(core, process.execPath, [...flags, '--import', 'tsx', self, 'server'], { env: { ...process.env, PORT: String(p), REDIS_URL: redis.url }, stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     await waitOutput(child, /LISTENING/);
     return child;
@@ -127,7 +130,7 @@ export async function storm(redis: Redis, n: number, children: ChildProcess[], m
       control.once('message', () => resolve());
       control.send(JSON.stringify({ count }));
     });
-  const clients = pinned(1, process.execPath, ['--import', 'tsx', self, 'clients'], { env: { ...process.env, URL: `ws://127.0.0.1:${port}`, N: String(n) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const clients = pinned(1, process.execPath, [...profile('clients'), '--import', 'tsx', self, 'clients'], { env: { ...process.env, URL: `ws://127.0.0.1:${port}`, N: String(n) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(clients);
   await nextMessage(clients, 'ready', 300_000);
   const reached = (offset: number) => {
@@ -148,7 +151,7 @@ export async function storm(redis: Redis, n: number, children: ChildProcess[], m
   server.kill('SIGKILL');
   await new Promise((r) => server.once('exit', r));
   await publish(missed);
-  server = await startServer(0, port);
+  server = await startServer(0, port, profile('restarted-server'));
   const listeningAt = process.hrtime.bigint();
   const all = await reached(100 + missed);
   clearInterval(sampler);
@@ -162,4 +165,6 @@ export async function storm(redis: Redis, n: number, children: ChildProcess[], m
   clients.send({ type: 'exit' });
   control.terminate();
   monitor.destroy();
+  server.kill('SIGTERM');
+  await Promise.all([server, clients].map((child) => new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)))));
 }
