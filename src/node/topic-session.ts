@@ -61,9 +61,11 @@ export class TopicSession implements FeedSubscriber {
           }
           this.epoch = history.epoch;
           this.ws.send(encode(reply));
+          // Replayed frames are the feed's, shared by every session replaying the same read.
+          const replay = { entry: history.entries[0], sharedFrame: () => this.feed.replayFrame(replay.entry, history.epoch) };
           for (const entry of history.entries) {
-            const epoch = history.epoch;
-            this.deliver({ ...entry, epoch }, { sharedFrame: () => this.feed.replayFrame(entry, epoch) });
+            replay.entry = entry;
+            this.deliver({ ...entry, epoch: history.epoch }, replay);
           }
           const held = this.held ?? [];
           this.held = null;
