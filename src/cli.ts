@@ -9,12 +9,15 @@ import { connect } from './node/connect.js';
 import { HandshakeError } from './node/errors.js';
 import { isOverHttp2 } from './node/http2-stream.js';
 import { WebSocketServer } from './node/server.js';
+import { runSubcommand } from './cli/index.js';
 
 const USAGE = `Usage: rfc6455 <command> [options]
 
 Commands:
   echo              run an echo server
   connect <url>     open a connection; lines you type are sent, messages received are printed
+  conformance <url> run the Autobahn|Testsuite against a server (or --client -- COMMAND: a client)
+  bench <url>       measure an echo server's messages/s and latency (also churn, broadcast, --compare)
 
 Run "rfc6455 <command> --help" for a command's options; "rfc6455 --version" for the version.`;
 
@@ -117,6 +120,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === '--version' || command === '-v') return console.log(version());
   if (command === 'echo') return echo(rest);
   if (command === 'connect') return client(rest);
+  if (command === 'conformance' || command === 'bench') return runSubcommand(command, rest);
   console.log(USAGE);
   if (command && command !== '--help' && command !== '-h') process.exitCode = 2;
 }

@@ -6,7 +6,7 @@
  */
 import * as http2 from 'node:http2';
 import type * as http from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { checkExtendedConnect, isExtendedConnect } from '../protocol/extended-connect.js';
 import { targetPath, unsafeRefusal } from '../protocol/handshake.js';
@@ -201,7 +201,7 @@ function ignore(): void {}
  * connection goes to an HTTP/2 session (of an internal server that only serves `wss`), any other
  * to the HTTP/1.1 listeners the server had. Returns the function that closes the HTTP/2 sessions.
  */
-export function serveHttp2Connections(tlsServer: http.Server, wss: Server): () => void {
+export function serveHttp2Connections(tlsServer: NetServer, wss: Server): () => void {
   const h2 = http2.createServer({ settings: { enableConnectProtocol: true, initialWindowSize: STREAM_WINDOW } });
   attachHttp2(wss, h2);
   // A stream that is not a WebSocket: this port serves nothing else.
