@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { checkExtendedConnect, isExtendedConnect } from '../protocol/extended-connect.js';
 import { targetPath, unsafeRefusal } from '../protocol/handshake.js';
 import { noteUpgrade } from './diagnostics.js';
-import { asWebSocketStream } from './http2-stream.js';
+import { asWebSocketStream, markOverHttp2 } from './http2-stream.js';
 import { originAllowed } from './origins.js';
 import type { WebSocketServer } from './server.js';
 import type { WebSocket } from './websocket.js';
@@ -166,6 +166,7 @@ function acceptStream(
   if (agreed.extensions) response['sec-websocket-extensions'] = agreed.extensions;
   stream.respond(response);
   stream.removeListener('error', ignore);
+  markOverHttp2(ws);
   wss.adopt(ws, asWebSocketStream(stream), req, agreed, user, undefined, callback);
 }
 
