@@ -12,7 +12,7 @@ import { extendedConnectHeaders } from '../protocol/extended-connect.js';
 import type { ClientOptions } from './client.js';
 import type { ClientTarget } from './client-url.js';
 import { HandshakeError } from './errors.js';
-import { asWebSocketStream } from './http2-stream.js';
+import { asWebSocketStream, markOverHttp2 } from './http2-stream.js';
 import { resolvePolicies } from './policies.js';
 import type { WebSocket } from './websocket.js';
 
@@ -182,6 +182,7 @@ class Http2Attempt {
       closeTimeout: this.options.closeTimeout,
       policies: resolvePolicies(this.options, null, 'client'),
     });
+    markOverHttp2(ws);
     ws.emit('open');
     ws.startReading();
   }

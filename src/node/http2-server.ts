@@ -6,12 +6,12 @@
  */
 import * as http2 from 'node:http2';
 import type * as http from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { checkExtendedConnect, isExtendedConnect } from '../protocol/extended-connect.js';
 import { targetPath, unsafeRefusal } from '../protocol/handshake.js';
 import { noteUpgrade } from './diagnostics.js';
-import { asWebSocketStream } from './http2-stream.js';
+import { asWebSocketStream, markOverHttp2 } from './http2-stream.js';
 import { originAllowed } from './origins.js';
 import type { WebSocketServer } from './server.js';
 import type { WebSocket } from './websocket.js';
@@ -166,6 +166,7 @@ function acceptStream(
   if (agreed.extensions) response['sec-websocket-extensions'] = agreed.extensions;
   stream.respond(response);
   stream.removeListener('error', ignore);
+  markOverHttp2(ws);
   wss.adopt(ws, asWebSocketStream(stream), req, agreed, user, undefined, callback);
 }
 
@@ -200,7 +201,7 @@ function ignore(): void {}
  * connection goes to an HTTP/2 session (of an internal server that only serves `wss`), any other
  * to the HTTP/1.1 listeners the server had. Returns the function that closes the HTTP/2 sessions.
  */
-export function serveHttp2Connections(tlsServer: http.Server, wss: Server): () => void {
+export function serveHttp2Connections(tlsServer: NetServer, wss: Server): () => void {
   const h2 = http2.createServer({ settings: { enableConnectProtocol: true } });
   attachHttp2(wss, h2);
   // A stream that is not a WebSocket: this port serves nothing else.

@@ -9,6 +9,18 @@ import type { Duplex } from 'node:stream';
 
 const { NGHTTP2_CANCEL } = constants;
 
+const overHttp2 = new WeakSet<object>();
+
+/** Whether this WebSocket runs over an HTTP/2 stream (RFC 8441) rather than a connection of its own. */
+export function isOverHttp2(ws: object): boolean {
+  return overHttp2.has(ws);
+}
+
+/** @internal Notes that `ws` took an HTTP/2 stream. */
+export function markOverHttp2(ws: object): void {
+  overHttp2.add(ws);
+}
+
 /** Marks a stream as carrying a WebSocket; returns it, typed as the Duplex the transport takes. */
 export function asWebSocketStream(stream: Http2Stream): Duplex {
   // A shared function on the instance, not a closure per stream.

@@ -19,6 +19,8 @@
  *   names `key.pem` or `cert.pem` finds a self-signed certificate for localhost in its directory.
  * - A block passes when it exits with status 0. If the README follows it with a paragraph ending in
  *   "prints:" and a ```text block, its stdout must be that text.
+ * - The TypeScript blocks also type-check (strict, `module: nodenext`) against the package's own
+ *   declarations, as a user's editor would check them.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -28,9 +30,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from '../../src/index.js';
 import { useCertificate } from '../helpers/certificate.js';
 import { freePort } from '../helpers/server.js';
-import { startTinyproxy, type Tinyproxy } from '../helpers/tinyproxy.js';
+import { hasTinyproxy, startTinyproxy, type Tinyproxy } from '../helpers/tinyproxy.js';
 import { cleanup as stopRedis, startRedis, type RedisProcess } from '../pubsub/helpers.js';
-import { readmeBlocks, type CodeBlock } from './markdown.js';
+import { headingAnchors, readmeBlocks, type CodeBlock } from './markdown.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BLOCK_TIMEOUT = 20_000;
@@ -85,6 +87,7 @@ async function environment(block: CodeBlock, dir: string): Promise<Record<string
     env.REDIS_URL = redis.url;
   }
   if (block.code.includes('PROXY_URL')) {
+    if (!hasTinyproxy) throw new Error('This README block needs tinyproxy: apt-get install -y tinyproxy (.ci/run installs it before npm test).');
     const proxy: Tinyproxy = await startTinyproxy((stop) => void proxies.push(stop), { connectPorts: [port] });
     env.PROXY_URL = proxy.url;
   }
@@ -126,8 +129,48 @@ function run(file: string, dir: string, env: Record<string, string>): Promise<Ru
 }
 
 describe('README.md code blocks', () => {
+  it('TypeScript blocks type-check against the built declarations', () => {
+    const dir = path.join(project, 'types');
+    fs.mkdirSync(dir, { recursive: true });
+    const ts = blocks.filter((block) => RUNNABLE[block.lang] === 'ts');
+    for (const block of ts) fs.writeFileSync(path.join(dir, `line-${block.line}.mts`), block.code);
+    const compilerOptions = { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] };
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.mts'] }));
+    let output = '';
+    try {
+      execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout || error);
+    }
+    // Errors name the file, line-N.mts: N is the block's line in README.md.
+    expect(output).toBe('');
+  }, 60_000);
+
   it('has runnable blocks to run', () => {
     expect(blocks.length).toBeGreaterThan(10);
+  });
+
+  it('links within the README (the contents, the cross references) lead to headings that exist', () => {
+    const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const anchors = headingAnchors(markdown);
+    const links = [...markdown.matchAll(/\]\(#([^)\s]+)\)/g)].map((match) => match[1]);
+    expect(links.length).toBeGreaterThan(20);
+    expect(links.filter((link) => !anchors.has(link))).toEqual([]);
+  });
+
+  it('lists every section (## heading) in its contents', () => {
+    const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const contents = markdown.slice(markdown.indexOf('## Contents'), markdown.indexOf('\n## ', markdown.indexOf('## Contents') + 1));
+    const sections = [...headingAnchors(markdown.split('\n').filter((line) => /^## /.test(line)).join('\n'))].filter((anchor) => anchor !== 'contents');
+    expect(sections.length).toBeGreaterThan(10);
+    expect(sections.filter((anchor) => !contents.includes(`](#${anchor})`))).toEqual([]);
+  });
+
+  it('links and images to files of the repository name files that exist', () => {
+    const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const targets = [...markdown.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((match) => match[1]).filter((target) => !/^[a-z]+:/.test(target));
+    expect(targets.length).toBeGreaterThan(5);
+    expect(targets.filter((target) => !fs.existsSync(path.join(root, target)))).toEqual([]);
   });
 
   it.each(blocks.map((block) => [`line ${block.line} (${block.heading})`, block] as const))('%s runs as written', async (_, block) => {

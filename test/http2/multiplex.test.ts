@@ -53,7 +53,7 @@ describe('WebSockets over HTTP/2, our client and our server', () => {
     for (const ws of serverSides) expect((transportOf(ws) as http2.ServerHttp2Stream).rstCode).toBe(http2.constants.NGHTTP2_NO_ERROR);
     await waitFor(() => http2SessionCount() === 0, 5000, 'the client session to close');
     const [session] = sessions;
-    await waitFor(() => session.closed || session.destroyed, 5000, 'the server session to close');
+    await waitFor(() => session!.closed || session!.destroyed, 5000, 'the server session to close');
   }, 60_000);
 
   it('a later WebSocket to the same origin reuses the open session', async () => {
@@ -132,7 +132,7 @@ describe('WebSockets over HTTP/2, our client and our server', () => {
     expect(serverSide.bufferedAmount).toBeGreaterThan(0);
     let received = 0;
     client.on('message', () => received++);
-    const drained = new Promise((resolve) => serverSide.once('drain', resolve));
+    const drained = new Promise<void>((resolve) => serverSide.once('drain', () => resolve()));
     client.resume();
     await drained;
     await waitFor(() => received === sent + 1, 10_000, 'every message');

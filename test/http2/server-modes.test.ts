@@ -86,7 +86,7 @@ describe('a WebSocketServer on an http2 secure server', () => {
       maxPayload: 100,
       maxConnections: 2,
       allowedOrigins: ['https://good.example'],
-      verifyClient: ({ req }) => req.headers['x-pass'] !== 'no',
+      verifyClient: ({ req }: { req: { headers: Record<string, unknown> } }) => req.headers['x-pass'] !== 'no',
       authenticate: (req) => {
         if (req.headers.authorization === 'Basic ' + Buffer.from('u:p').toString('base64')) return { id: ++users };
         if (req.headers['x-teapot']) throw Object.assign(new Error('short and stout'), { status: 418, headers: { 'x-why': 'tea' } });

@@ -74,5 +74,11 @@ export async function bench(args: string[]): Promise<number> {
     console.log(endpoints[0].url);
     for (const line of formatFigures(options.mode, endpoints[0].median)) console.log(line);
   }
-  return 0;
+  // A server that answers the handshake but sends nothing back measures as zero: say what it means.
+  const silent = endpoints.filter((e) => e.median.count === 0);
+  for (const e of silent) {
+    const expected = options.mode === 'broadcast' ? 'send each message to every connection' : options.mode === 'echo' ? 'send every message back' : 'complete handshakes';
+    console.error(`rfc6455 bench: ${e.url} gave nothing to measure: does it ${expected}?`);
+  }
+  return silent.length ? 1 : 0;
 }

@@ -3,7 +3,7 @@ import type { BenchOptions } from './options.js';
 import { SCHEMA, median, type Figures, type Mode } from './result.js';
 
 const UNITS: Record<Mode, string> = { echo: 'messages/s', churn: 'handshakes/s', broadcast: 'deliveries/s' };
-const LATENCY: Record<Mode, string> = { echo: 'round trip', churn: 'handshake', broadcast: 'fan-out (send to last delivery)' };
+const LATENCY: Record<Mode, string> = { echo: 'round trip', churn: 'handshake', broadcast: 'fan-out: send to last delivery' };
 
 export function describeRun(options: BenchOptions): string {
   const kind = options.binary ? 'binary' : 'text';

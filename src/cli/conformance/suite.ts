@@ -4,7 +4,7 @@
  * Dockerfile pins it); the crossbario/autobahn-testsuite Docker image where a Docker engine answers.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir } from '../cache.js';
@@ -115,6 +115,43 @@ function dockerAnswers(): boolean {
   return onPath('docker') !== null && spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
 }
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Two runs on a machine without the suite (two test files, two terminals) must not install into
+ * the same folder at once: the first takes the lock (a folder: mkdir is atomic), the others wait
+ * for it and then use what it installed. A lock older than the slowest install is a run that died.
+ */
+function withInstallLock(lock: string, ready: () => boolean, install: () => void): void {
+  const STALE_MS = 15 * 60_000;
+  let waiting = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (age > STALE_MS) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (!waiting) console.error(`another run is installing the Autobahn|Testsuite (${lock} exists); waiting for it`);
+      waiting = true;
+      Atomics.wait(sleeper, 0, 0, 1000);
+    }
+  }
+  try {
+    if (!ready()) install();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 const asIs = (_dir: string, path: string) => path;
 
 export function findSuite(): Suite {
@@ -128,7 +165,8 @@ export function findSuite(): Suite {
   if (existsSync(local) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === PINS) return installed;
   const python = python27();
   if (python) {
-    install(python, installDir, venv, marker);
+    const ready = () => existsSync(local) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === PINS;
+    withInstallLock(`${installDir}.lock`, ready, () => install(python, installDir, venv, marker));
     return installed;
   }
   if (dockerAnswers()) {
