@@ -49,6 +49,7 @@ declare namespace WebSocket {
   type VerifyInfo = server.VerifyInfo;
   type CloseOptions = server.CloseOptions;
   type HandshakeRequestError = server.HandshakeRequestError;
+  type ServerRequest = server.ServerRequest;
   type OriginRule = origins.OriginRule;
   type ClientOptions = client.ClientOptions;
   type HandshakeError = errors.HandshakeError;

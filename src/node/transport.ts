@@ -5,8 +5,8 @@
  * and only while the socket is under its high-water mark; past it, everything waits in the
  * connection's queue, where `bufferedAmount` counts it. Also: the per-message policies (activity,
  * stats, rate limit), the heartbeat, the idle and close timers, and the report to the WebSocket.
- * Socket listeners are shared functions (the socket finds its transport through a symbol), so an
- * idle connection costs no closures.
+ * The bytes move through a `Wire` (wire.ts): a stream's events or, on the fast path, a raw TCP
+ * handle; nothing here knows which.
  */
 import type { Duplex } from 'node:stream';
 import { Connection, type ConnectionEvents, type ConnectionOptions, type Side, type WriteCallback } from '../protocol/connection.js';
@@ -14,6 +14,9 @@ import { CloseCode } from '../protocol/constants.js';
 import type { ProtocolError } from '../protocol/errors.js';
 import { resolvePolicies, type Policies } from './policies.js';
 import { RateLimiter } from './rate-limit.js';
+import { StreamWire } from './stream-wire.js';
+import type { Wire, WireSink } from './wire.js';
+import { takeOverSocket } from './raw-wire.js';
 
 export interface TransportOwner {
   onTransportMessage(data: Buffer, isBinary: boolean): void;
@@ -36,10 +39,7 @@ export interface TransportOptions {
   policies?: Policies;
 }
 
-const kTransport = Symbol('rfc6455.transport');
-type BoundSocket = Duplex & { [kTransport]: Transport };
-
-export class Transport implements ConnectionEvents {
+export class Transport implements ConnectionEvents, WireSink {
   readonly connection: Connection;
   readonly policies: Policies;
   /** A message went either way since the idle check last looked. */
@@ -67,6 +67,8 @@ export class Transport implements ConnectionEvents {
   private inFragments = false;
   /** Why we ended the connection, for the 1006 the application sees if no close frame came back. */
   private endReason = '';
+  /** Where the bytes go: the socket's stream, until `start` may move it onto the fast path. */
+  private wire: Wire;
 
   constructor(
     readonly socket: Duplex,
@@ -79,12 +81,7 @@ export class Transport implements ConnectionEvents {
     this.closeTimeout = options.closeTimeout ?? 30_000;
     this.policies = options.policies ?? resolvePolicies({}, null, side);
     this.limiter = this.policies.rateLimit ? new RateLimiter(this.policies.rateLimit) : null;
-    (socket as BoundSocket)[kTransport] = this;
-    if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
-    socket.on('close', onSocketClose);
-    socket.on('end', onSocketEnd);
-    socket.on('error', onSocketError);
-    socket.on('drain', onSocketDrain);
+    this.wire = new StreamWire(socket, this);
   }
 
   /**
@@ -102,12 +99,13 @@ export class Transport implements ConnectionEvents {
   /** @internal */
   beginReading(head?: Buffer): void {
     // The application may have ended the connection before reading began.
-    if (this.socket.destroyed || this.reported) return;
-    if (head) this.socket.unshift(head);
-    this.socket.on('data', onSocketData);
-    // A listener of our own pauses the socket while the handshake is decided; node:http leaves it
-    // neither paused nor flowing. Either way, it flows from here, unless the application paused.
-    if (!this.readPaused) this.socket.resume();
+    if (this.wire.destroyed || this.reported) return;
+    // Once the application has had the socket (its 'connection' listener ran), a plain TCP socket
+    // may move onto the raw handle: one shared read buffer, writes without the stream layer.
+    this.wire = takeOverSocket(this.socket, this) ?? this.wire;
+    this.wire.start(head);
+    // It flows from here, unless the application paused (or the head filled what we may hold).
+    if (!this.readPaused && !this.reported) this.wire.resume();
     const { heartbeat, idleTimeout } = this.policies;
     if (this.connection.closeSent) return;
     if (heartbeat) this.heartbeatTimer = setTimeout(heartbeatTick, heartbeat.interval, this).unref();
@@ -116,7 +114,7 @@ export class Transport implements ConnectionEvents {
 
   /** Everything waiting to go out: the connection's queue and what the socket has not yet sent. */
   get bufferedAmount(): number {
-    return this.connection.bufferedAmount + this.socket.writableLength;
+    return this.connection.bufferedAmount + this.wire.writableLength;
   }
 
   /**
@@ -133,7 +131,7 @@ export class Transport implements ConnectionEvents {
    * so that the socket sees it is over its mark.
    */
   belowHighWaterMark(): boolean {
-    if (this.bufferedAmount < this.socket.writableHighWaterMark) return true;
+    if (this.bufferedAmount < this.wire.writableHighWaterMark) return true;
     this.drainOwed = true;
     this.flush();
     return false;
@@ -152,15 +150,15 @@ export class Transport implements ConnectionEvents {
   /** Writes what the connection has ready, in one write, unless the socket is over its mark. */
   flush(): void {
     this.flushPending = false;
-    const socket = this.socket;
+    const wire = this.wire;
     const connection = this.connection;
-    if (!socket.writable) {
+    if (!wire.writable) {
       // Gone: what is queued will never be written; its callbacks learn it now.
       const batch = connection.takeOutput();
       if (batch?.callbacks) process.nextTick(callAll, batch.callbacks, new Error('The connection is closed'));
       return;
     }
-    if (socket.writableLength >= socket.writableHighWaterMark) {
+    if (wire.writableLength >= wire.writableHighWaterMark) {
       // 'drain' brings us back; meanwhile the queue waits in the connection, counted.
       connection.congested = true;
       return;
@@ -171,23 +169,17 @@ export class Transport implements ConnectionEvents {
       const done = callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : (error?: Error | null) => callAll(callbacks, error);
       if (parts.length === 0) {
         if (done) process.nextTick(done);
-      } else if (parts.length === 1) {
-        socket.write(parts[0], done);
       } else {
-        socket.cork();
-        const last = parts.length - 1;
-        for (let i = 0; i < last; i++) socket.write(parts[i]);
-        socket.write(parts[last], done);
-        socket.uncork();
+        wire.write(parts, done);
       }
     }
-    connection.congested = socket.writableLength >= socket.writableHighWaterMark;
+    connection.congested = wire.writableLength >= wire.writableHighWaterMark;
     if (this.ending && connection.bufferedAmount === 0) {
       this.ending = false;
-      socket.end();
+      wire.end();
     }
     // Under the mark with no 'drain' to come from the socket (it never went over): say so here.
-    if (this.drainOwed && this.bufferedAmount < socket.writableHighWaterMark) {
+    if (this.drainOwed && this.bufferedAmount < wire.writableHighWaterMark) {
       this.drainOwed = false;
       process.nextTick(emitDrain, this);
     }
@@ -199,18 +191,18 @@ export class Transport implements ConnectionEvents {
   }
 
   /** Handles a chunk from the peer, then sends what the application answered while it ran. */
-  receive(chunk: Buffer): void {
+  receive(chunk: Buffer, transient = false): void {
     this.receiving = true;
     let more: boolean;
     try {
-      more = this.connection.receive(chunk);
+      more = this.connection.receive(chunk, transient);
     } finally {
       this.receiving = false;
       if (this.flushPending) this.flush();
     }
     if (!more && !this.readPaused) {
       this.readPaused = true;
-      this.socket.pause();
+      this.wire.pause();
     }
   }
 
@@ -221,7 +213,7 @@ export class Transport implements ConnectionEvents {
     }
     if (this.readPaused && this.connection.accepting) {
       this.readPaused = false;
-      this.socket.resume();
+      this.wire.resume();
     }
   }
 
@@ -230,7 +222,7 @@ export class Transport implements ConnectionEvents {
     this.connection.pause();
     if (!this.readPaused) {
       this.readPaused = true;
-      this.socket.pause();
+      this.wire.pause();
     }
   }
 
@@ -337,7 +329,7 @@ export class Transport implements ConnectionEvents {
   /** Destroys the socket at once; `reason` goes with the 1006 the application sees. */
   terminate(reason = ''): void {
     if (!this.reported) this.endReason = reason;
-    this.socket.destroy();
+    this.wire.destroy();
   }
 
   /** Sent a ping and still no pong, or time for the next ping. */
@@ -363,6 +355,24 @@ export class Transport implements ConnectionEvents {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     if (this.idleTimer) clearInterval(this.idleTimer);
     this.heartbeatTimer = this.idleTimer = null;
+  }
+
+  // WireSink
+
+  wireData(chunk: Buffer, transient: boolean): void {
+    this.receive(chunk, transient);
+  }
+
+  wireDrain(): void {
+    this.onDrain();
+  }
+
+  wireEnd(): void {
+    this.onSocketEnd();
+  }
+
+  wireClose(): void {
+    this.onSocketClose();
   }
 
   onSocketEnd(): void {
@@ -391,7 +401,7 @@ export class Transport implements ConnectionEvents {
     this.closePending = false;
     const c = this.connection;
     c.destroy(new Error('The connection closed before the message was sent'));
-    this.socket.removeListener('data', onSocketData);
+    this.wire.stop();
     // The code is the peer's close frame's, else the one we failed with, else 1006 (§7.1.5).
     const code = c.closeReceived ? c.closeCode : c.error ? c.error.code : CloseCode.Abnormal;
     const reason = c.closeReceived ? c.closeReason : Buffer.from(c.error ? c.error.message : this.endReason);
@@ -425,31 +435,10 @@ function closeTimedOut(transport: Transport): void {
   transport.onCloseTimeout();
 }
 
-function onSocketData(this: BoundSocket, chunk: Buffer): void {
-  this[kTransport].receive(chunk);
-}
-
 function heartbeatTick(transport: Transport): void {
   transport.onHeartbeat();
 }
 
 function idleTick(transport: Transport): void {
   transport.onIdleCheck();
-}
-
-function onSocketDrain(this: BoundSocket): void {
-  this[kTransport].onDrain();
-}
-
-function onSocketEnd(this: BoundSocket): void {
-  this[kTransport].onSocketEnd();
-}
-
-function onSocketClose(this: BoundSocket): void {
-  this[kTransport].onSocketClose();
-}
-
-function onSocketError(this: BoundSocket): void {
-  // A reset or a write after the peer left: 'close' follows and reports 1006; nothing to throw.
-  this.destroy();
 }

@@ -114,11 +114,12 @@ export class Connection implements ParserSink {
    * Feeds bytes from the peer. Returns false when the connection cannot take more for now (a
    * message is being inflated, or the application paused): stop reading until `resumeReading`.
    * What is left of this chunk is held meanwhile, so at most one read waits here. Anything after
-   * the peer's close frame is ignored (§5.5.1).
+   * the peer's close frame is ignored (§5.5.1). `transient`: the caller reuses `chunk` once this
+   * returns (one read buffer for many connections); whatever must outlive the call is copied.
    */
-  receive(chunk: Buffer): boolean {
+  receive(chunk: Buffer, transient = false): boolean {
     if (this.closeReceived || this.error || this.destroyed) return true;
-    this.parser.push(chunk);
+    this.parser.push(chunk, transient);
     // A message inflating at the very end of the chunk holds nothing yet: reading on costs at
     // most one more chunk held, and spares a pause and a resume per message in request/response.
     if (this.accepting || (!this.paused && !this.parser.holding)) return true;

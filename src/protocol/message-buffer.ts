@@ -28,11 +28,12 @@ export class MessageBuffer {
   /**
    * Adds `length` bytes of `chunk` from `offset`, unmasking them when `mask` is given (`phase`:
    * the mask index of the first byte). Returns the unmasked bytes, for UTF-8 validation.
+   * `transient`: the chunk is reused after the call, so nothing is kept as a view of it.
    */
-  append(chunk: Buffer, offset: number, length: number, mask: Uint8Array | null, phase: number): Buffer {
+  append(chunk: Buffer, offset: number, length: number, mask: Uint8Array | null, phase: number, transient = false): Buffer {
     if (length === 0) return EMPTY;
     this.length += length;
-    if (length >= VIEW_MIN && length * 8 >= chunk.buffer.byteLength * 7) {
+    if (!transient && length >= VIEW_MIN && length * 8 >= chunk.buffer.byteLength * 7) {
       const view = chunk.subarray(offset, offset + length);
       if (mask) applyMask(view, 0, view, 0, length, mask, phase);
       this.seal();

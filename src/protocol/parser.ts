@@ -3,7 +3,8 @@
  * first protocol violation come out through a `ParserSink`, synchronously, in order.
  *
  * A message that arrives within one chunk is handed out as a view of that chunk (unmasked in place,
- * never copied). One that spans chunks or frames is gathered in a `MessageBuffer`, which grows with
+ * never copied) — or, when the chunk is transient (a read buffer the caller reuses), unmasked
+ * straight into a copy of its own: the one copy it must have. One that spans chunks or frames is gathered in a `MessageBuffer`, which grows with
  * the bytes that arrived (never from a declared length) and never lets a small piece pin a large
  * read. Text is validated as it arrives, so invalid UTF-8 fails the connection in the piece where
  * it occurs. An allocation that fails is a 1009 for this connection, never an exception.
@@ -101,15 +102,42 @@ export class FrameParser {
     return this.held !== null && this.held.length > 0;
   }
 
-  push(chunk: Buffer): void {
+  /**
+   * Parses `chunk`. `transient`: the caller reuses the chunk's memory once this returns, so no
+   * view of it may be kept or handed out: payloads are copied (once), held input too.
+   */
+  push(chunk: Buffer, transient = false): void {
     if (this.state >= FAILED) return;
-    if (this.paused) return void (this.held ??= []).push(chunk);
+    if (this.paused) return void (this.held ??= []).push(transient ? Buffer.from(chunk) : chunk);
+    this.transient = transient;
     let pos = 0;
     const end = chunk.length;
     while (pos < end && this.state < FAILED) {
       pos = this.state === HEADER ? this.readHeader(chunk, pos) : this.readPayload(chunk, pos);
-      if (this.paused && pos < end) return void (this.held ??= []).unshift(chunk.subarray(pos));
+      if (this.paused && pos < end) {
+        const rest = chunk.subarray(pos);
+        (this.held ??= []).unshift(transient ? Buffer.from(rest) : rest);
+        break;
+      }
     }
+    this.transient = false;
+  }
+
+  /** The chunk being parsed is reused after `push` returns. */
+  private transient = false;
+
+  /** `length` payload bytes of `chunk` from `pos`, unmasked: a view of it, or a copy of a transient one. */
+  private payload(chunk: Buffer, pos: number, length: number): Buffer {
+    if (length === 0) return EMPTY;
+    if (this.transient) {
+      const copy = Buffer.allocUnsafe(length);
+      if (this.masked) applyMask(chunk, pos, copy, 0, length, this.mask());
+      else chunk.copy(copy, 0, pos, pos + length);
+      return copy;
+    }
+    const view = chunk.subarray(pos, pos + length);
+    if (this.masked) applyMask(view, 0, view, 0, length, this.mask());
+    return view;
   }
 
   /**
@@ -259,15 +287,12 @@ export class FrameParser {
         this.state = PAYLOAD;
         return pos;
       }
-      const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
-      if (this.masked && length > 0) applyMask(payload, 0, payload, 0, length, this.mask());
-      this.controlFrame(this.opcode, payload);
+      this.controlFrame(this.opcode, this.payload(chunk, pos, length));
       return pos + length;
     }
     if (whole && this.fin && this.opcode !== Opcode.Continuation) {
       // The usual case: a whole message in this chunk, handed out as a view of it.
-      const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
-      if (this.masked && length > 0) applyMask(payload, 0, payload, 0, length, this.mask());
+      const payload = this.payload(chunk, pos, length);
       const isText = this.messageOpcode === Opcode.Text;
       if (isText && !this.messageCompressed && !isUtf8(payload)) return this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
       if (this.streaming && !this.messageCompressed) {
@@ -308,8 +333,16 @@ export class FrameParser {
     const fin = done && this.fin;
     if (this.streaming && !this.messageCompressed) {
       // Streamed pieces go out as views of the chunk: nothing is gathered.
-      const piece = take === 0 ? EMPTY : chunk.subarray(pos, pos + take);
-      if (mask && take > 0) applyMask(piece, 0, piece, 0, take, mask, phase);
+      let piece: Buffer;
+      if (take === 0) piece = EMPTY;
+      else if (this.transient) {
+        piece = Buffer.allocUnsafe(take);
+        if (mask) applyMask(chunk, pos, piece, 0, take, mask, phase);
+        else chunk.copy(piece, 0, pos, pos + take);
+      } else {
+        piece = chunk.subarray(pos, pos + take);
+        if (mask) applyMask(piece, 0, piece, 0, take, mask, phase);
+      }
       if (validate && !this.validator().push(piece)) return this.fail(CloseCode.InvalidPayload, 'Invalid UTF-8 in text message');
       if (fin && validate && !this.validator().end()) return this.fail(CloseCode.InvalidPayload, 'Text message ends inside a UTF-8 sequence');
       if (fin) this.endMessage();
@@ -320,7 +353,7 @@ export class FrameParser {
     const buffer = (this.buffer ??= new MessageBuffer());
     let piece: Buffer;
     try {
-      piece = buffer.append(chunk, pos, take, mask, phase);
+      piece = buffer.append(chunk, pos, take, mask, phase, this.transient);
     } catch {
       return this.fail(CloseCode.MessageTooBig, 'Message too big to hold');
     }

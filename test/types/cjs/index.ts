@@ -71,3 +71,8 @@ userServer.on('connection', (ws) => {
 const anyForm = new WebSocket<'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob'>('ws://127.0.0.1:1');
 anyForm.binaryType = 'blob';
 anyForm.on('message', (data) => (data instanceof Blob ? data.size : 0));
+
+// The ws idiom of a promise resolved by a no-argument event, with and without a type argument.
+void new Promise((resolve) => client.once('open', resolve));
+void new Promise((resolve) => wss.once('listening', resolve));
+void new Promise<void>((resolve) => wss.once('close', resolve));
