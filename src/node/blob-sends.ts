@@ -40,7 +40,7 @@ export class BlobSends {
         try {
           bytes = new Uint8Array(await item.data.arrayBuffer());
         } catch (error) {
-          // This message cannot be sent; the ones after it still can.
+          // This one cannot be sent: the sink decides what becomes of the connection.
           this.bytes -= item.data.size;
           item.fail?.(error as Error);
           continue;

@@ -234,7 +234,7 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
     if (this.blobs !== null || isBlob(data)) {
       const bytes = isBlob(data) ? data : toBytes(data ?? EMPTY);
       if (this.state !== OPEN) return this.refuse(isBlob(bytes) ? bytes.size : bytes.length, callback);
-      this.behindBlobs(bytes, (read) => this.sendPart(read, isBinary, fin, callback, true), callback);
+      this.behindBlobs(bytes, (read) => this.sendPart(read, isBinary, fin, callback, true), (error) => this.blobUnreadable(error, callback));
       return true;
     }
     return this.sendPart(data === undefined ? EMPTY : data, isBinary, fin, callback);
@@ -251,6 +251,17 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
   /** Queues a call behind the Blobs being read (see blob-sends.ts). */
   private behindBlobs(data: Uint8Array | Blob, run: (bytes: Uint8Array) => void, fail?: (error: Error) => void): void {
     (this.blobs ??= new BlobSends(this)).push(data, run, fail);
+  }
+
+  /**
+   * A Blob given to send() could not be read (its file changed, say): the message is lost, and
+   * the peer would see the ones after it without it, so the connection fails, as in ws: the
+   * callback and 'error' get the reason, and the connection is dropped (1006).
+   */
+  private blobUnreadable(error: Error, callback: SendCallback | undefined): void {
+    callback?.(error);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    this.transport?.terminate(`A Blob could not be read: ${error.message}`);
   }
 
   /** A send, ping or pong after close: counted in `bufferedAmount` (as in browsers), never sent. */
@@ -410,7 +421,9 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
     const size = isBlob(payload) ? payload.size : payload.length;
     if (size > MAX_CONTROL_PAYLOAD) throw new RangeError('Control frame payloads are limited to 125 bytes');
     if (this.state !== OPEN || !this.transport) return void this.refuse(size, callback);
-    if (this.blobs !== null || isBlob(payload)) return this.behindBlobs(payload, (bytes) => this.controlNow(kind, bytes, callback), callback);
+    if (this.blobs !== null || isBlob(payload)) {
+      return this.behindBlobs(payload, (bytes) => this.controlNow(kind, bytes, callback), (error) => this.blobUnreadable(error, callback));
+    }
     this.controlNow(kind, payload, callback);
   }
 

@@ -71,3 +71,29 @@ describe('ping(Blob)', () => {
     expect(ws.bufferedAmount).toBe(before + 2);
   });
 });
+
+describe('a Blob that cannot be read', () => {
+  it("fails the connection: the callback and 'error' get the reason, 'close' is 1006, nothing after it is sent", async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const file = path.join(os.tmpdir(), `rfc6455-blob-${process.pid}-${Date.now()}.txt`);
+    fs.writeFileSync(file, 'x'.repeat(64));
+    defer(() => fs.rmSync(file, { force: true }));
+    const blob = await fs.openAsBlob(file);
+    // A Blob backed by a file is unreadable once the file changed after it was made.
+    fs.writeFileSync(file, 'y'.repeat(32));
+    const raw = await RawServer.start(defer);
+    const ws = await openTo(raw);
+    const errors: string[] = [];
+    ws.on('error', (error) => errors.push(error.name));
+    const sent = new Promise<Error | null | undefined>((resolve) => ws.send(blob, resolve));
+    ws.send('after the blob');
+    const done = closed(ws);
+    expect((await sent)?.name).toBe('NotReadableError');
+    expect((await done).code).toBe(1006);
+    expect(errors).toEqual(['NotReadableError']);
+    await raw.peers[0].closed;
+    expect(raw.frames.filter((f) => f.opcode === OP.text)).toEqual([]);
+  });
+});
