@@ -166,6 +166,14 @@ describe('README.md code blocks', () => {
     expect(sections.filter((anchor) => !contents.includes(`](#${anchor})`))).toEqual([]);
   });
 
+  it('names only npm scripts that package.json has', () => {
+    const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const { scripts } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const named = [...markdown.matchAll(/\bnpm run ([\w:-]+)/g)].map((match) => match[1]);
+    expect(named.length).toBeGreaterThan(3);
+    expect(named.filter((name) => !(name in scripts))).toEqual([]);
+  });
+
   it('links and images to files of the repository name files that exist', () => {
     const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
     const targets = [...markdown.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((match) => match[1]).filter((target) => !/^[a-z]+:/.test(target));
