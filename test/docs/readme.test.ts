@@ -63,7 +63,11 @@ beforeAll(async () => {
   const installed = path.join(project, 'node_modules/rfc6455');
   fs.mkdirSync(installed, { recursive: true });
   fs.copyFileSync(path.join(root, 'package.json'), path.join(installed, 'package.json'));
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(installed, 'dist')], { cwd: root, stdio: 'pipe' });
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(installed, 'dist')], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(`The package does not build, so no README block can run:\n${(error as { stdout?: string }).stdout ?? error}`);
+  }
   fs.copyFileSync(path.join(root, 'src/index.d.cts'), path.join(installed, 'dist/index.d.cts'));
 
   echo = new WebSocketServer({ port: 0, host: '127.0.0.1' });
