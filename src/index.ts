@@ -29,7 +29,6 @@ export {
   WebSocketServer,
   type ServerOptions,
   type VerifyInfo,
-  type ServerRequest,
   type CloseOptions,
   type WebSocketServerEventMap,
   type HandshakeRequestError,
