@@ -49,7 +49,6 @@ declare namespace WebSocket {
   type VerifyInfo = server.VerifyInfo;
   type CloseOptions = server.CloseOptions;
   type HandshakeRequestError = server.HandshakeRequestError;
-  type ServerRequest = server.ServerRequest;
   type OriginRule = origins.OriginRule;
   type ClientOptions = client.ClientOptions;
   type HandshakeError = errors.HandshakeError;
