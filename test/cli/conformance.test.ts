@@ -66,7 +66,7 @@ describe('rfc6455 conformance <url>', () => {
     const result = await runCli(['conformance', url, '--cases', '1.1.1,1.1.2', '--json', join(dir, 'summary.json')]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/\*\*1\.1\.1\*\* OK \(close: WRONG CODE\) — \*\*counts as a failure\*\*: Send text message with payload 0/);
-    expect(result.stdout).toContain('close: The close code should have been 1000 or empty');
+    expect(result.stdout).toContain('close: The close code should have been 1000 or empty (the testee closed with 1001)');
     expect(result.stdout).toContain('conformance: 2 problem(s)');
     const [summary] = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary[];
     expect(summary.findings.map((f) => [f.id, f.behaviorClose, f.counted])).toEqual([
