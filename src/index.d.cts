@@ -47,8 +47,10 @@ declare namespace WebSocket {
   type ListenerOptions = websocket.ListenerOptions;
   type SendCallback = websocket.SendCallback;
   type VerifyInfo = server.VerifyInfo;
+  type ServerRequest = server.ServerRequest;
   type CloseOptions = server.CloseOptions;
   type HandshakeRequestError = server.HandshakeRequestError;
+  type ServerRequest = server.ServerRequest;
   type OriginRule = origins.OriginRule;
   type ClientOptions = client.ClientOptions;
   type HandshakeError = errors.HandshakeError;

@@ -29,9 +29,11 @@ export {
   WebSocketServer,
   type ServerOptions,
   type VerifyInfo,
+  type ServerRequest,
   type CloseOptions,
   type WebSocketServerEventMap,
   type HandshakeRequestError,
+  type ServerRequest,
 } from './node/server.js';
 export type { OriginRule } from './node/origins.js';
 export { connect } from './node/connect.js';

@@ -550,6 +550,9 @@ int main(int argc, char **argv) {
   loop(clock_ns() + (uint64_t)(warmup_s * 1e9), NULL);
   measuring = 1;
   measured_msgs = measured_bytes = 0;
+  /* For whoever samples the server's CPU over the same window. */
+  fputs("loadgen: measuring\n", stderr);
+  fflush(stderr);
   double cpu0 = cpu_seconds();
   uint64_t t0 = clock_ns();
   measure_t0 = t0;

@@ -14,7 +14,7 @@
  * frame.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
+import type { ServerRequest } from './request-head.js';
 import type { Duplex } from 'node:stream';
 import type { Side } from '../protocol/connection.js';
 import type { WebSocket } from './websocket.js';
@@ -30,7 +30,7 @@ export interface HandshakeMessage {
   /** The request target, as `req.url`. */
   url: string;
   message: string;
-  request: IncomingMessage | undefined;
+  request: ServerRequest | undefined;
 }
 
 export interface OpenMessage {
@@ -61,13 +61,13 @@ export interface ErrorMessage {
  * A server refuses from places that hold only the socket: the request is remembered for them,
  * and only while someone subscribes (a WeakMap, so a socket that goes takes its entry along).
  */
-const upgrading = new WeakMap<Duplex, IncomingMessage>();
+const upgrading = new WeakMap<Duplex, ServerRequest>();
 
-export function noteUpgrade(socket: Duplex, request: IncomingMessage): void {
+export function noteUpgrade(socket: Duplex, request: ServerRequest): void {
   if (handshakeChannel.hasSubscribers) upgrading.set(socket, request);
 }
 
-export function publishAccepted(request: IncomingMessage): void {
+export function publishAccepted(request: ServerRequest): void {
   if (!handshakeChannel.hasSubscribers) return;
   const message: HandshakeMessage = { accepted: true, status: 101, url: request.url ?? '', message: '', request };
   handshakeChannel.publish(message);

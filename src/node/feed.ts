@@ -205,10 +205,16 @@ export class Feed implements SharedSource {
     }
     if (this.sessions.size === 0) return;
     // No closure per message: the sessions ask the feed, which builds the frame at most once.
+    // Saved and restored: a send may run application code that publishes here again.
+    const outer = this.current;
+    const outerFrame = this.currentFrame;
     this.current = message;
     this.currentFrame = null;
-    for (const session of this.sessions) session.receive(message, this);
-    this.current = null;
-    this.currentFrame = null;
+    try {
+      for (const session of this.sessions) session.receive(message, this);
+    } finally {
+      this.current = outer;
+      this.currentFrame = outerFrame;
+    }
   }
 }

@@ -3,7 +3,7 @@
  * do not apply the same-origin policy to it, so a server that trusts cookies must refuse pages of
  * other sites itself (cross-site WebSocket hijacking).
  */
-import type { IncomingMessage } from 'node:http';
+import type { ServerRequest } from './request-head.js';
 
 export type OriginRule = string | RegExp;
 
@@ -13,7 +13,7 @@ export type OriginRule = string | RegExp;
  * nothing, so it passes. The serialized opaque origin "null" (sandboxed frames, file: pages)
  * passes only if "null" is in the list.
  */
-export function originAllowed(req: IncomingMessage, rules: readonly OriginRule[]): boolean {
+export function originAllowed(req: ServerRequest, rules: readonly OriginRule[]): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
   // Origins are ASCII and their scheme and host case-insensitive (RFC 6454 §6.2).

@@ -1,7 +1,241 @@
+/**
+ * The fast path: a wire that drives a plain TCP socket's libuv handle directly. Reads land in one
+ * buffer shared by every raw connection of the process (parsed in place; what must outlive the
+ * read is copied once, by the parser); writes go to the handle without the Writable machinery.
+ * The net.Socket stays as the connection's owner for everything else — its address, `bytesRead`,
+ * `end()` and `destroy()`, the server's connection count, 'close' — so an application that holds
+ * `req.socket` still sees a working socket.
+ *
+ * Used only where fast-path.ts says the handle has the shape it expects; see there for what this
+ * relies on.
+ */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { WriteCallback } from '../protocol/connection.js';
+import { fastPath, isRawHandle, type FastPath } from './fast-path.js';
 import type { Wire, WireSink } from './wire.js';
 
-/** The raw wire for `socket`, when the fast path may run on it; null keeps the stream. */
-export function takeOverSocket(_socket: Duplex, _sink: WireSink): Wire | null {
-  return null;
+/** libuv's end of file. */
+const UV_EOF = -4095;
+/** The shared read buffer: as large as one read of a net.Socket. */
+const READ_SIZE = 64 * 1024;
+let shared: Buffer | null = null;
+
+interface Handle {
+  onread: (this: Handle, arrayBuffer?: ArrayBuffer) => unknown;
+  readStart(): number;
+  readStop(): number;
+  useUserBuffer(buffer: Uint8Array): void;
+  writeBuffer(req: object | null, buffer: Buffer): number | WriteReq;
+  writev(req: object | null, chunks: readonly Buffer[], allBuffers: boolean): number | WriteReq;
+  reading: boolean;
+  [kRaw]?: RawWire;
+}
+interface WriteReq {
+  handle?: Handle;
+  oncomplete: (this: WriteReq, status: number) => void;
+  async?: boolean;
+  bytes: number;
+  buffer: readonly Buffer[] | null;
+  callback: WriteCallback | undefined;
+  wire: RawWire;
+  writeStatus?: number | null;
+}
+
+const kRaw = Symbol('rfc6455.rawWire');
+const kWire = Symbol('rfc6455.wire');
+type BoundSocket = Socket & { [kWire]: RawWire; _handle?: unknown };
+
+/**
+ * The raw wire for `socket`, moving it off its stream, when the fast path runs here and the
+ * socket is a plain TCP socket nobody else reads; null leaves it on the stream.
+ */
+export function takeOverSocket(socket: Duplex, sink: WireSink): Wire | null {
+  const path = fastPath();
+  if (path === null || !(socket instanceof Socket)) return null;
+  const handle = (socket as BoundSocket)._handle as Handle | undefined;
+  // TLS sockets, sockets with data buffered, being written or read by someone else stay.
+  if ((socket as { encrypted?: boolean }).encrypted || !isRawHandle(handle)) return null;
+  if (socket.readableLength > 0 || socket.writableLength > 0 || socket.listenerCount('data') > 0 || socket.destroyed) return null;
+  if ((socket as { connecting?: boolean }).connecting) return null;
+  return new RawWire(socket, handle!, path, sink);
+}
+
+export class RawWire implements Wire {
+  /** Bytes handed to the handle whose write has not completed. */
+  private pending = 0;
+  /** A write left `pending` at or above the mark: 'drain' is owed once it is under. */
+  private over = false;
+  private reading = false;
+  private started = false;
+  private stopped = false;
+  /** The socket's mark, read once: the getter walks the Writable's state on every call. */
+  readonly writableHighWaterMark: number;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly handle: Handle,
+    private readonly path: FastPath,
+    readonly sink: WireSink,
+  ) {
+    (socket as BoundSocket)[kWire] = this;
+    handle[kRaw] = this;
+    this.writableHighWaterMark = socket.writableHighWaterMark;
+    // The StreamWire's listeners on the socket report 'end', 'close' and errors as before; ours
+    // are only the reads and the writes.
+    socket.pause();
+    // A paused net.Socket still reads into its buffer: its handle stops until we resume it.
+    if (handle.reading) {
+      handle.reading = false;
+      handle.readStop();
+    }
+  }
+
+  start(head: Buffer | undefined): void {
+    this.started = true;
+    const handle = this.handle;
+    handle.onread = onRawRead;
+    handle.useUserBuffer((shared ??= Buffer.allocUnsafeSlow(READ_SIZE)));
+    if (head && head.length > 0) this.sink.wireData(head, false);
+  }
+
+  pause(): void {
+    if (!this.reading) return;
+    this.reading = false;
+    this.handle.reading = false;
+    this.handle.readStop();
+  }
+
+  resume(): void {
+    if (this.reading || !this.started || this.stopped || this.socket.destroyed) return;
+    this.reading = true;
+    this.handle.reading = true;
+    const error = this.handle.readStart();
+    if (error) this.socket.destroy();
+  }
+
+  /** @internal A read completed on the handle: bytes in the shared buffer, or EOF, or an error. */
+  onRead(): void {
+    const nread = this.path.state[this.path.kReadBytesOrError];
+    if (nread > 0) {
+      if (!this.stopped) this.sink.wireData(shared!.subarray(0, nread), true);
+      return;
+    }
+    if (nread === 0) return;
+    this.pause();
+    if (nread !== UV_EOF) return void this.socket.destroy();
+    // The peer's FIN: ended the way net.Socket ends itself on EOF, so its 'end' (our StreamWire
+    // listener) and, once our side has ended too, 'close' follow as on the stream path.
+    const socket = this.socket;
+    socket.push(null);
+    socket.read(0);
+  }
+
+  write(parts: readonly Buffer[], done?: WriteCallback): void {
+    const socket = this.socket;
+    if (socket.destroyed) {
+      if (done) process.nextTick(done, new Error('The connection is closed'));
+      return;
+    }
+    const handle = this.handle;
+    const path = this.path;
+    const state = path.state;
+    let req: WriteReq;
+    let error: number;
+    if (path.handleMakesRequests) {
+      // Node 24: the handle makes the request when the write could not complete at once.
+      const result = parts.length === 1 ? handle.writeBuffer(null, parts[0]) : handle.writev(null, parts, true);
+      if (typeof result === 'number') return this.written(result, done);
+      error = state[path.kLastWriteErr];
+      if (error !== 0) return this.written(error, done);
+      req = result;
+    } else {
+      req = new path.WriteWrap() as WriteReq;
+      req.handle = handle;
+      req.async = false;
+      error = (parts.length === 1 ? handle.writeBuffer(req, parts[0]) : handle.writev(req, parts, true)) as number;
+      if (error !== 0 || state[path.kLastWriteWasAsync] === 0) return this.written(error, done);
+    }
+    // Under way: the parts stay alive until the kernel has them.
+    const bytes = state[path.kBytesWritten];
+    req.wire = this;
+    req.bytes = bytes;
+    req.buffer = parts;
+    req.callback = done;
+    req.oncomplete = onRawWriteComplete;
+    req.async = true;
+    this.pending += bytes;
+    if (this.pending >= this.writableHighWaterMark) this.over = true;
+    // Node 24 records a completion that came before `oncomplete` was set.
+    const status = req.writeStatus;
+    if (typeof status === 'number') {
+      req.writeStatus = null;
+      req.oncomplete(status);
+    }
+  }
+
+  /** A write that completed (or failed) inside the call. */
+  private written(error: number, done: WriteCallback | undefined): void {
+    if (error !== 0) {
+      const failure = new Error(`write failed (${error})`);
+      if (done) process.nextTick(done, failure);
+      this.socket.destroy();
+      return;
+    }
+    if (done) process.nextTick(done);
+  }
+
+  /** @internal */
+  onWriteComplete(req: WriteReq, status: number): void {
+    this.pending -= req.bytes;
+    req.buffer = null;
+    const done = req.callback;
+    if (status < 0) {
+      if (done) done(new Error(`write failed (${status})`));
+      this.socket.destroy();
+      return;
+    }
+    if (done) done(null);
+    if (this.over && this.pending < this.writableHighWaterMark) {
+      this.over = false;
+      if (!this.socket.destroyed) this.sink.wireDrain();
+    }
+  }
+
+  /** What our writes left pending (the socket's own Writable is empty once taken over, and stays so). */
+  get writableLength(): number {
+    return this.pending;
+  }
+
+  get writable(): boolean {
+    return this.socket.writable;
+  }
+
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
+  end(): void {
+    // net.Socket shuts down after what it has queued; libuv after what we queued on the handle.
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.pause();
+  }
+}
+
+function onRawRead(this: Handle): unknown {
+  const wire = this[kRaw];
+  if (wire) wire.onRead();
+  return undefined;
+}
+
+function onRawWriteComplete(this: WriteReq, status: number): void {
+  this.wire.onWriteComplete(this, status);
 }

@@ -5,6 +5,7 @@
  * size. What it gives the application as `req` has the fields of an IncomingMessage that a
  * handshake has (`method`, `url`, `httpVersion`, `headers`, `rawHeaders`, `socket`).
  */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** node:http's default bound on a request head (`--max-http-header-size`). */
@@ -19,7 +20,7 @@ export class RequestHead {
     readonly url: string,
     readonly httpVersion: string,
     /** Lower-case names; repeated fields joined with ", " (set-cookie: an array), as node:http does. */
-    readonly headers: Record<string, string | string[]>,
+    readonly headers: IncomingHttpHeaders,
     /** Names and values as received, alternating. */
     readonly rawHeaders: string[],
     readonly socket: Socket,
@@ -33,6 +34,14 @@ export class RequestHead {
     return this.socket;
   }
 }
+
+/**
+ * The request a server's hooks and events get as `req`: on a standalone server (`port`), a
+ * `RequestHead` read by the server itself (method, url, httpVersion, lower-cased `headers`,
+ * `rawHeaders`, `socket` with its address); with `server:` or `handleUpgrade`, node:http's
+ * `IncomingMessage`. Code that reads those fields runs unchanged on both.
+ */
+export type ServerRequest = IncomingMessage | RequestHead;
 
 export interface HeadError {
   status: number;
@@ -66,7 +75,7 @@ export function parseRequestHead(bytes: Buffer, end: number, socket: Socket): Re
     else if (Array.isArray(previous)) previous.push(value);
     else headers[key] = `${previous}, ${value}`;
   }
-  return new RequestHead(match[1], match[2], match[3], headers, rawHeaders, socket);
+  return new RequestHead(match[1], match[2], match[3], headers as IncomingHttpHeaders, rawHeaders, socket);
 }
 
 /** Whether node:http would call this an upgrade: `Connection: upgrade` and an `Upgrade` field. */

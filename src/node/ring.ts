@@ -45,10 +45,11 @@ export class Ring {
       this.grow(oldest, offset - 1, length);
       at = this.place(length);
     }
-    data.copy(this.arena, at);
+    this.arena.set(data, at);
     const slot = offset % size;
     this.offsets[slot] = offset;
-    this.stamps[slot] = Date.now();
+    // Only a ttl reads the stamps.
+    if (this.limits.ttl !== undefined) this.stamps[slot] = Date.now();
     this.binary[slot] = isBinary ? 1 : 0;
     this.starts[slot] = this.head;
     this.lengths[slot] = length;

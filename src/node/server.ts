@@ -6,11 +6,11 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as http2 from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
 import type { DeflateOptions } from '../protocol/extensions/permessage-deflate.js';
-import { checkRequest, isFieldValue, isToken, unsafeRefusal } from '../protocol/handshake.js';
+import { isFieldValue, isToken, unsafeRefusal } from '../protocol/handshake.js';
 import { refusalResponse, ServerHandshake, type CheckedRequest, type ServerAcceptance } from '../protocol/server-handshake.js';
 import { resolvePolicies, type Policies, type PolicyOptions } from './policies.js';
 import { noteUpgrade, publishAccepted, publishRefused } from './diagnostics.js';
@@ -22,11 +22,15 @@ import type { HistoryOption } from './history.js';
 import type { AuthorizeTopic } from './topics-protocol.js';
 import { WebSocket, type Data } from './websocket.js';
 import { attachHttp2, isHttp2Server, serveHttp2Connections } from './http2-server.js';
+import type { ServerRequest } from './request-head.js';
+import { closePendingConnections, createUpgradeListener } from './upgrade-listener.js';
+
+export type { ServerRequest } from './request-head.js';
 
 export interface VerifyInfo {
   origin: string | undefined;
   secure: boolean;
-  req: http.IncomingMessage;
+  req: ServerRequest;
 }
 type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
 
@@ -55,7 +59,7 @@ export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = W
   /** permessage-deflate (RFC 7692): off by default; `true` or options to accept clients' offers. */
   perMessageDeflate?: boolean | DeflateOptions;
   /** Picks the subprotocol from those offered; false for none. Default: the first one offered. */
-  handleProtocols?: (protocols: Set<string>, req: http.IncomingMessage) => string | false;
+  handleProtocols?(protocols: Set<string>, req: ServerRequest): string | false;
   /**
    * Accepts or refuses a handshake before the upgrade: return a boolean (or a promise of one), or
    * take a callback `(result, code, message, headers)` as the `ws` package does. Refusal is a 401,
@@ -69,7 +73,8 @@ export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = W
    * `null` refuses with 401; an error with a `status` refuses with that status (and its `headers`,
    * if any); any other error is a 500 and an 'upgradeError' event.
    */
-  authenticate?: (req: http.IncomingMessage) => AuthResult<User> | Promise<AuthResult<User>>;
+  // A method signature: a hook written for IncomingMessage (what `server:` passes) still fits.
+  authenticate?(req: ServerRequest): AuthResult<User> | Promise<AuthResult<User>>;
   /**
    * Origins browsers' pages may connect from: exact strings (case-insensitive) or RegExps (anchor
    * them). Others are refused with 403. A request without Origin (not a browser) is let through.
@@ -105,23 +110,28 @@ interface Refusal {
 }
 
 export interface WebSocketServerEventMap<W extends WebSocket<any, any> = WebSocket> {
-  connection: [ws: W, req: http.IncomingMessage];
-  listening: [];
+  connection: [ws: W, req: ServerRequest];
+  /**
+   * No arguments. Typed as taking any, so that `new Promise((resolve) => wss.once('listening',
+   * resolve))` type-checks, as it does with ws's types (a `[]` here refuses a one-argument resolve).
+   */
+  listening: any[];
   error: [error: Error];
   /** A hook threw an error without a status, or refused with an unsafe status or header: the client got a 500. */
-  upgradeError: [error: unknown, req: http.IncomingMessage];
+  upgradeError: [error: unknown, req: ServerRequest];
   /**
    * The 101 response's lines (status line first), before they are written: a listener may add,
    * change or remove header lines. A line that is not a valid header makes the answer a 500.
    */
-  headers: [headers: string[], req: http.IncomingMessage];
+  headers: [headers: string[], req: ServerRequest];
   /**
    * An invalid handshake request (bad method, headers, key or version). With a listener, the
    * server does not answer: the listener owns the socket (`error.status` and `error.headers` say
    * what the answer would have been). Without one, the client gets that answer.
    */
-  wsClientError: [error: HandshakeRequestError, socket: Duplex, req: http.IncomingMessage];
-  close: [];
+  wsClientError: [error: HandshakeRequestError, socket: Duplex, req: ServerRequest];
+  /** No arguments (typed as any, for `resolve` as a listener, like 'listening'). */
+  close: any[];
 }
 
 /** Why a handshake request was refused, and the answer the server would send. */
@@ -142,7 +152,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   private readonly Socket: new () => W;
   /** Set once close() has finished: a later close() is told the server is not running. */
   private stopped = false;
-  private readonly httpServer: http.Server | null;
+  /** The server upgrades come from: our own listener (`port`) or the application's (`server`). */
+  private readonly httpServer: NetServer | null;
   private readonly ownsServer: boolean;
   /** Closes the HTTP/2 sessions of a server of our own, or detaches from an app's http2 server. */
   private http2Done: (() => void) | null = null;
@@ -156,7 +167,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   private readonly handshakeTimeout: number;
   private readonly pubsub: PubSub;
   /** @internal */
-  readonly handshake: ServerHandshake<http.IncomingMessage>;
+  readonly handshake: ServerHandshake<ServerRequest>;
 
   constructor(options: ServerOptions<User, W>, callback?: () => void) {
     super();
@@ -194,7 +205,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   /** On a server of its own, every connection must upgrade within the handshake timeout. */
   private readonly onSocket = (socket: Socket) => armHandshakeTimer(socket, this.handshakeTimeout);
 
-  private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+  private readonly onUpgrade = (req: ServerRequest, socket: Duplex, head: Buffer) => {
     // Leave other paths to other 'upgrade' listeners, if the server has any.
     if (!this.shouldHandle(req) && this.httpServer!.listenerCount('upgrade') > 1) return;
     if ((socket as PendingSocket)[kHandled]) {
@@ -216,12 +227,12 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   }
 
   /** Whether the request's path (origin-form or absolute-form target) is this server's. */
-  shouldHandle(req: http.IncomingMessage): boolean {
+  shouldHandle(req: ServerRequest): boolean {
     return this.handshake.matchesPath(req.url);
   }
 
   /** Completes (or refuses) the handshake for an upgrade request, then hands the socket to `callback`. */
-  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: W, req: http.IncomingMessage) => void): void {
+  handleUpgrade(req: ServerRequest, socket: Duplex, head: Buffer, callback: (ws: W, req: ServerRequest) => void): void {
     // Two handshakes on one socket would interleave two answers: a misconfiguration (two servers
     // on one 'upgrade' event, say), reported to the caller instead of corrupting the stream.
     if ((socket as PendingSocket)[kHandled]) {
@@ -265,7 +276,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
    * A request that is not a valid handshake: answered here, or (ws's 'wsClientError') handed to
    * the app's listener, which answers it. A path that is not ours is routing, not a client error.
    */
-  private refuseRequest(req: http.IncomingMessage, socket: Duplex, refusal: Refusal): void {
+  private refuseRequest(req: ServerRequest, socket: Duplex, refusal: Refusal): void {
     if (refusal.status === 404 || this.listenerCount('wsClientError') === 0) return this.refuse(socket, refusal);
     this.statistics.refused(refusal.status);
     const error = Object.assign(new Error(refusal.message), { status: refusal.status, headers: { ...refusal.headers } });
@@ -273,7 +284,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   }
 
   /** @internal Checks of this server's state rather than of the request: closing, connection limits. */
-  admit(req: http.IncomingMessage): Refusal | null {
+  admit(req: ServerRequest): Refusal | null {
     if (this.closed) return { status: 503, message: 'Server is closing' };
     const { maxConnections, maxConnectionsPerIp } = this.options;
     if (maxConnections !== undefined && this.open >= maxConnections) {
@@ -302,7 +313,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   }
 
   /** @internal */
-  async runHooks(req: http.IncomingMessage, socket: Duplex): Promise<Refusal | { user: unknown }> {
+  async runHooks(req: ServerRequest, socket: Duplex): Promise<Refusal | { user: unknown }> {
     const { verifyClient, authenticate } = this.options;
     if (verifyClient) {
       const info: VerifyInfo = {
@@ -332,9 +343,9 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   private upgrade(
     socket: Duplex,
     head: Buffer,
-    checked: CheckedRequest<http.IncomingMessage>,
+    checked: CheckedRequest<ServerRequest>,
     user: unknown,
-    callback: (ws: W, req: http.IncomingMessage) => void,
+    callback: (ws: W, req: ServerRequest) => void,
   ): void {
     const req = checked.request;
     // The client may have gone while the hooks ran (its FIN already read: not readable), and
@@ -373,11 +384,11 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   adopt(
     ws: W,
     socket: Duplex,
-    req: http.IncomingMessage,
+    req: ServerRequest,
     accepted: Omit<ServerAcceptance, 'response'>,
     user: unknown,
     head: Buffer | undefined,
-    callback: (ws: W, req: http.IncomingMessage) => void,
+    callback: (ws: W, req: ServerRequest) => void,
   ): void {
     publishAccepted(req);
 
@@ -406,7 +417,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
    * The 101 head as written: 'headers' listeners see its lines and may change them. What they
    * leave must still be header lines, or the client would read our frames as more headers.
    */
-  private responseHead(head: string, req: http.IncomingMessage): string {
+  private responseHead(head: string, req: ServerRequest): string {
     if (this.listenerCount('headers') === 0) return head;
     const lines = head.slice(0, -4).split('\r\n');
     this.emit('headers', lines, req);
@@ -497,7 +508,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
       // Connections we do not track would hold server.close()'s callback until the app ends
       // them: without tracking, stopping to listen (at once) is the end we wait for.
       server!.close(this.tracking ? () => resolve() : undefined);
-      server!.closeIdleConnections();
+      closePendingConnections(server!);
       this.http2Done?.();
       if (!this.tracking) resolve();
     });
@@ -553,20 +564,25 @@ function invalidRefusal(refusal: Refusal): string | null {
   return unsafeRefusal(refusal.status, refusal.headers);
 }
 
-function clientAddress(req: http.IncomingMessage): string {
+function clientAddress(req: ServerRequest): string {
   return req.socket.remoteAddress ?? '';
 }
 
-function createServer(options: ServerOptions): http.Server | https.Server {
+/**
+ * The standalone server's listener: node:net (node:tls with a certificate) reading request heads
+ * itself (upgrade-listener.ts), so a connection costs no node:http parser, IncomingMessage or
+ * ServerResponse; plain requests get their 426 there.
+ */
+function createServer(options: ServerOptions): NetServer {
   if (options.cert || options.pfx) {
     const { key, cert, ca, pfx, passphrase } = options;
     // The TLS handshake gets the handshake timeout too: a client that never sends its ClientHello
     // would otherwise hold the socket for Node's default 120 s ('secureConnection' never comes).
     const handshakeTimeout = options.handshakeTimeout ?? 10_000;
     // ALPN: browsers with an HTTP/2 connection open WebSockets on it (RFC 8441) when offered h2.
-    return https.createServer({ key, cert, ca, pfx, passphrase, handshakeTimeout, ALPNProtocols: ['h2', 'http/1.1'] }, answerPlainHttp);
+    return createUpgradeListener({ key, cert, ca, pfx, passphrase, handshakeTimeout, ALPNProtocols: ['h2', 'http/1.1'] });
   }
-  return http.createServer(answerPlainHttp);
+  return createUpgradeListener(null);
 }
 
 async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, info: VerifyInfo): Promise<Refusal | null> {
@@ -597,18 +613,4 @@ function destroyOnError(this: Duplex): void {
 
 function destroyOnEnd(this: Duplex): void {
   this.destroy();
-}
-
-/** A plain HTTP request to a WebSocket-only port. */
-function answerPlainHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-  // Node emits 'upgrade' only with both Connection: upgrade and Upgrade, so a WebSocket handshake
-  // missing either lands here: it is a bad handshake (400, §4.2.1), not a request to upgrade.
-  const check = req.headers['sec-websocket-key'] === undefined ? null : checkRequest(req);
-  if (check && !check.ok) {
-    res.writeHead(check.status, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(check.message), Connection: 'close', ...check.headers });
-    return void res.end(check.message);
-  }
-  const body = 'Upgrade Required';
-  res.writeHead(426, { 'Content-Type': 'text/plain', 'Content-Length': body.length, Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
-  res.end(body);
 }

@@ -19,7 +19,13 @@ export function createUpgradeListener(tlsOptions: tls.TlsOptions | null): net.Se
   const server = (tlsOptions ? tls.createServer(tlsOptions) : net.createServer()) as Listener;
   server[kPending] = new Set();
   server.on(tlsOptions ? 'secureConnection' : 'connection', onConnection);
+  // A TLS handshake that fails or times out is only reported: the socket is ours to drop.
+  if (tlsOptions) server.on('tlsClientError', dropOnTlsError);
   return server;
+}
+
+function dropOnTlsError(_error: Error, socket: tls.TLSSocket): void {
+  socket.destroy();
 }
 
 /** Drops the connections still sending their request head (the server is closing). */

@@ -6,7 +6,14 @@
  * loop. The mask is rotated by the number of unaligned leading bytes so word and byte loops agree.
  * Short ones go four bytes at a time: below a few dozen bytes, setting up the word loop costs more.
  */
+import { simdMask, simdUnmasker } from './mask-simd.js';
+
 const WORD_THRESHOLD = 64;
+/**
+ * From this length up, WebAssembly SIMD (mask-simd.ts) beats the 64-bit loop, its two copies
+ * included (measured with bench/micro/mask-threshold.mjs).
+ */
+export const SIMD_THRESHOLD = 2048;
 const scratch = new Uint8Array(8);
 const scratchWord = new BigUint64Array(scratch.buffer);
 
@@ -54,6 +61,10 @@ export function applyMask(
   phase = 0,
 ): void {
   let i = 0;
+  if (length >= SIMD_THRESHOLD) {
+    const simd = simdUnmasker();
+    if (simd !== null) return simdMask(simd, source, sourceOffset, target, targetOffset, length, mask, phase);
+  }
   if (length >= WORD_THRESHOLD) {
     const sourceStart = source.byteOffset + sourceOffset;
     const targetStart = target.byteOffset + targetOffset;

@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IncomingMessage } from 'node:http';
+import type { ServerRequest } from '../../src/index.js';
 import { describe, expect, it } from 'vitest';
 import { connect, type WebSocket } from '../../src/index.js';
 import { useCleanup } from '../helpers/cleanup.js';
@@ -82,7 +82,7 @@ function tempDir(): string {
 interface Backend {
   port: number;
   /** The upgrade requests the server accepted. */
-  requests: IncomingMessage[];
+  requests: ServerRequest[];
   /** Close codes the server's side of each connection saw. */
   closes: number[];
 }

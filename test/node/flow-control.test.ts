@@ -4,7 +4,7 @@
  * while the peer keeps sending. Memory is measured as held (heap and ArrayBuffers after GC), with
  * bounds generous enough for noise and far below what an unbounded implementation holds.
  */
-import type { IncomingMessage } from 'node:http';
+import type { ServerRequest } from '../../src/node/server.js';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { zlibLimiter } from '../../src/protocol/extensions/limiter.js';
@@ -25,7 +25,7 @@ function repeat(one: Buffer, count: number): Buffer {
 /** A server whose next connection is handed back with its request (and so its socket). */
 async function serverWithPeer(options: Parameters<typeof startServer>[1] = {}, headers: string[] = []) {
   const started = await startServer(defer, { maxPayload: MiB, ...options });
-  const accepted = new Promise<{ ws: WebSocket; req: IncomingMessage }>((resolve) => started.server.once('connection', (ws, req) => resolve({ ws, req })));
+  const accepted = new Promise<{ ws: WebSocket; req: ServerRequest }>((resolve) => started.server.once('connection', (ws, req) => resolve({ ws, req })));
   const peer = await RawClient.open(started.port, { headers }, defer);
   const { ws, req } = await accepted;
   return { ...started, peer, ws, req };
@@ -39,7 +39,7 @@ async function pump(peer: RawClient, buffer: Buffer, times: number): Promise<voi
 }
 
 /** Resolves once the server has read `bytes` from this connection. */
-function serverRead(req: IncomingMessage, bytes: number): Promise<void> {
+function serverRead(req: ServerRequest, bytes: number): Promise<void> {
   return waitFor(() => req.socket.bytesRead >= bytes, 20_000, `server read ${bytes} bytes`);
 }
 

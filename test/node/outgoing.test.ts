@@ -4,7 +4,7 @@
  * a message is admitted or refused whole; every send callback is called exactly once; the
  * slow-consumer ending says why.
  */
-import type { IncomingMessage } from 'node:http';
+import type { ServerRequest } from '../../src/node/server.js';
 import { describe, expect, it } from 'vitest';
 import { connect, type WebSocket } from '../../src/index.js';
 import { useCleanup } from '../helpers/cleanup.js';
@@ -17,7 +17,7 @@ const defer = useCleanup();
 
 async function serverWithPeer(options: Parameters<typeof startServer>[1] = {}) {
   const started = await startServer(defer, options);
-  const accepted = new Promise<{ ws: WebSocket; req: IncomingMessage }>((resolve) => started.server.once('connection', (ws, req) => resolve({ ws, req })));
+  const accepted = new Promise<{ ws: WebSocket; req: ServerRequest }>((resolve) => started.server.once('connection', (ws, req) => resolve({ ws, req })));
   const peer = await RawClient.open(started.port, {}, defer);
   const { ws, req } = await accepted;
   return { ...started, peer, ws, req };

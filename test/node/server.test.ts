@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { connect, WebSocketServer, type VerifyInfo, type WebSocket } from '../../src/index.js';
+import type { ServerRequest } from '../../src/node/server.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { acceptFor, closePayload, frame, FrameReader, OP, rawRequest, RawClient, readHead, upgradeRequest } from '../helpers/raw.js';
 import { nextConnection, startEchoServer, startHttpServer, startServer } from '../helpers/server.js';
@@ -385,7 +386,7 @@ describe('server modes', () => {
 describe('a connection is a server-side WebSocket', () => {
   it('exposes url, protocol, readyState OPEN, and the request', async () => {
     const { server, port } = await startServer(defer);
-    const conn = new Promise<[WebSocket, http.IncomingMessage]>((resolve) => server.once('connection', (ws, req) => resolve([ws, req])));
+    const conn = new Promise<[WebSocket, ServerRequest]>((resolve) => server.once('connection', (ws, req) => resolve([ws, req])));
     const ws = await connect(`ws://127.0.0.1:${port}/room/1?x=2`, { protocols: 'p1' });
     defer(() => ws.terminate());
     const [sws, req] = await conn;

@@ -2,10 +2,10 @@
  * Backpressure (send() → false, 'drain', bufferedAmount, maxBufferedAmount with its two policies)
  * against a raw peer that stops reading, and batching with ws.cork(fn) observed on the wire.
  */
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from '../../src/index.js';
+import type { ServerRequest } from '../../src/node/server.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { closeFrame, OP, RawClient, serverFrameSize } from '../helpers/raw.js';
 import { startServer } from '../helpers/server.js';
@@ -15,7 +15,7 @@ const defer = useCleanup();
 
 async function pair(options: Parameters<typeof startServer>[1] = {}) {
   const { server, port } = await startServer(defer, options);
-  const connection = next<[WebSocket, IncomingMessage]>(server, 'connection');
+  const connection = next<[WebSocket, ServerRequest]>(server, 'connection');
   const peer = await RawClient.connect(port, { autoPong: true });
   defer(() => peer.destroy());
   const [ws, req] = await connection;
@@ -226,15 +226,20 @@ describe('maxBufferedAmount (a client that stops reading)', () => {
 });
 
 describe('ws.cork(fn)', () => {
-  /** Counts writes handed to the socket's handle (one per write or writev). */
+  /**
+   * Counts writes handed to the socket's libuv handle (one per write or writev), whichever path
+   * writes: net.Socket's stream or the raw fast path.
+   */
   function countWrites(socket: Socket): { count: number } {
     const counter = { count: 0 };
-    const target = socket as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
-    const original = target._writeGeneric;
-    target._writeGeneric = function (this: unknown, ...args: unknown[]) {
-      counter.count++;
-      return original.apply(this, args);
-    };
+    const handle = (socket as unknown as { _handle: Record<string, (...args: unknown[]) => unknown> })._handle;
+    for (const name of ['writeBuffer', 'writev', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString', 'writeUcs2String']) {
+      const original = handle[name];
+      handle[name] = function (this: unknown, ...args: unknown[]) {
+        counter.count++;
+        return original.apply(this, args);
+      };
+    }
     return counter;
   }
 
