@@ -112,6 +112,15 @@ describe('rfc6455 conformance --client', () => {
 });
 
 describe('rfc6455 conformance: one-line errors', () => {
+  it('a client command that cannot be started stops the run at the first case', async (ctx) => {
+    if (unavailable) return ctx.skip();
+    const result = await runCli(['conformance', '--client', '--cases', '1.1.*', '--', '/nonexistent/client', '{url}']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^rfc6455 conformance: cannot start the client command "\/nonexistent\/client": spawn \/nonexistent\/client ENOENT$/m);
+    // One attempt: the error as the command's output says it, and the line that ends the run.
+    expect(result.stderr.match(/ENOENT/g)).toHaveLength(2);
+  }, 60_000);
+
   it('an unreachable URL', async () => {
     const port = await freePort();
     const result = await runCli(['conformance', `ws://127.0.0.1:${port}/`]);
