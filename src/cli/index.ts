@@ -7,6 +7,7 @@ import { bench } from './bench/index.js';
 import { conformance, stopOnSignals } from './conformance/index.js';
 import { stopAll } from './conformance/processes.js';
 import { progressDone } from './conformance/progress.js';
+import { UsageError } from './probe.js';
 
 export async function runSubcommand(command: 'conformance' | 'bench', args: string[]): Promise<void> {
   stopOnSignals();
@@ -17,7 +18,7 @@ export async function runSubcommand(command: 'conformance' | 'bench', args: stri
     progressDone();
     const message = error instanceof Error ? error.message : String(error);
     console.error(`rfc6455 ${command}: ${message}`);
-    code = /^(Unknown option|Option '|Unexpected argument)/.test(message) || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    code = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
   }
   stopAll();
   process.exit(code);

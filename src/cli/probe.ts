@@ -8,14 +8,17 @@ import { HandshakeError } from '../node/errors.js';
 /** A failure the CLI reports as one line, without a stack. */
 export class CliError extends Error {}
 
+/** Bad input on the command line itself: exit status 2, as for an unknown option. */
+export class UsageError extends CliError {}
+
 export function parseEndpoint(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new CliError(`${JSON.stringify(text)} is not a URL (expected ws://host:port/path or wss://…)`);
+    throw new UsageError(`${JSON.stringify(text)} is not a URL (expected ws://host:port/path or wss://…)`);
   }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new CliError(`${text}: the scheme must be ws:// or wss://, not ${url.protocol}//`);
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw new UsageError(`${text}: the scheme must be ws:// or wss://, not ${url.protocol}//`);
   return url;
 }
 

@@ -12,7 +12,7 @@ import { extendedConnectHeaders } from '../protocol/extended-connect.js';
 import type { ClientOptions } from './client.js';
 import type { ClientTarget } from './client-url.js';
 import { HandshakeError } from './errors.js';
-import { asWebSocketStream, markOverHttp2 } from './http2-stream.js';
+import { asWebSocketStream, markOverHttp2, STREAM_WINDOW, widenConnectionWindow } from './http2-stream.js';
 import { resolvePolicies } from './policies.js';
 import type { WebSocket } from './websocket.js';
 
@@ -62,7 +62,8 @@ function openSession(key: string, target: ClientTarget, options: ClientOptions):
     if (value !== undefined) (tlsOptions as Record<string, unknown>)[name] = value;
   }
   const authority = `https://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`;
-  const session = http2.connect(authority, tlsOptions);
+  const session = http2.connect(authority, { ...tlsOptions, settings: { initialWindowSize: STREAM_WINDOW } });
+  widenConnectionWindow(session);
   const entry: PoolEntry = { key, session, users: 0, ready: null! };
   entry.ready = new Promise<boolean>((resolve) => {
     session.once('remoteSettings', (settings) => resolve(settings.enableConnectProtocol === true));

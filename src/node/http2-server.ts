@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import { checkExtendedConnect, isExtendedConnect } from '../protocol/extended-connect.js';
 import { targetPath, unsafeRefusal } from '../protocol/handshake.js';
 import { noteUpgrade } from './diagnostics.js';
-import { asWebSocketStream, markOverHttp2 } from './http2-stream.js';
+import { asWebSocketStream, markOverHttp2, STREAM_WINDOW, widenConnectionWindow } from './http2-stream.js';
 import { originAllowed } from './origins.js';
 import type { WebSocketServer } from './server.js';
 import type { WebSocket } from './websocket.js';
@@ -202,7 +202,7 @@ function ignore(): void {}
  * to the HTTP/1.1 listeners the server had. Returns the function that closes the HTTP/2 sessions.
  */
 export function serveHttp2Connections(tlsServer: NetServer, wss: Server): () => void {
-  const h2 = http2.createServer({ settings: { enableConnectProtocol: true } });
+  const h2 = http2.createServer({ settings: { enableConnectProtocol: true, initialWindowSize: STREAM_WINDOW } });
   attachHttp2(wss, h2);
   // A stream that is not a WebSocket: this port serves nothing else.
   h2.on('stream', (stream, headers) => {
@@ -217,6 +217,7 @@ export function serveHttp2Connections(tlsServer: NetServer, wss: Server): () => 
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on('session', (session) => {
     sessions.add(session);
+    widenConnectionWindow(session);
     session.once('close', () => sessions.delete(session));
   });
   const http1 = tlsServer.listeners('secureConnection') as Array<(socket: TLSSocket) => void>;

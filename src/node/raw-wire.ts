@@ -69,6 +69,8 @@ export class RawWire implements Wire {
   private reading = false;
   private started = false;
   private stopped = false;
+  /** The socket's mark, read once: the getter walks the Writable's state on every call. */
+  readonly writableHighWaterMark: number;
 
   constructor(
     readonly socket: Socket,
@@ -78,6 +80,7 @@ export class RawWire implements Wire {
   ) {
     (socket as BoundSocket)[kWire] = this;
     handle[kRaw] = this;
+    this.writableHighWaterMark = socket.writableHighWaterMark;
     // The StreamWire's listeners on the socket report 'end', 'close' and errors as before; ours
     // are only the reads and the writes.
     socket.pause();
@@ -162,7 +165,7 @@ export class RawWire implements Wire {
     req.oncomplete = onRawWriteComplete;
     req.async = true;
     this.pending += bytes;
-    if (this.pending + socket.writableLength >= socket.writableHighWaterMark) this.over = true;
+    if (this.pending >= this.writableHighWaterMark) this.over = true;
     // Node 24 records a completion that came before `oncomplete` was set.
     const status = req.writeStatus;
     if (typeof status === 'number') {
@@ -193,18 +196,15 @@ export class RawWire implements Wire {
       return;
     }
     if (done) done(null);
-    if (this.over && this.pending + this.socket.writableLength < this.socket.writableHighWaterMark) {
+    if (this.over && this.pending < this.writableHighWaterMark) {
       this.over = false;
       if (!this.socket.destroyed) this.sink.wireDrain();
     }
   }
 
+  /** What our writes left pending (the socket's own Writable is empty once taken over, and stays so). */
   get writableLength(): number {
-    return this.pending + this.socket.writableLength;
-  }
-
-  get writableHighWaterMark(): number {
-    return this.socket.writableHighWaterMark;
+    return this.pending;
   }
 
   get writable(): boolean {

@@ -111,7 +111,11 @@ interface Refusal {
 
 export interface WebSocketServerEventMap<W extends WebSocket<any, any> = WebSocket> {
   connection: [ws: W, req: ServerRequest];
-  listening: [];
+  /**
+   * No arguments. Typed as taking any, so that `new Promise((resolve) => wss.once('listening',
+   * resolve))` type-checks, as it does with ws's types (a `[]` here refuses a one-argument resolve).
+   */
+  listening: any[];
   error: [error: Error];
   /** A hook threw an error without a status, or refused with an unsafe status or header: the client got a 500. */
   upgradeError: [error: unknown, req: ServerRequest];
@@ -126,7 +130,8 @@ export interface WebSocketServerEventMap<W extends WebSocket<any, any> = WebSock
    * what the answer would have been). Without one, the client gets that answer.
    */
   wsClientError: [error: HandshakeRequestError, socket: Duplex, req: ServerRequest];
-  close: [];
+  /** No arguments (typed as any, for `resolve` as a listener, like 'listening'). */
+  close: any[];
 }
 
 /** Why a handshake request was refused, and the answer the server would send. */

@@ -207,7 +207,9 @@ describe('rfc6455 bench: one-line errors', () => {
     const result = await runCli(['bench', `ws://127.0.0.1:${port}/`]);
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toMatch(/^rfc6455 bench: ws:\/\/127\.0\.0\.1:\d+\/ is unreachable: connection refused/);
-    expect((await runCli(['bench', `ws://127.0.0.1:${port}/`, '--conns', 'many'])).stderr.trim()).toBe('rfc6455 bench: --conns: "many" must be a number from 1 to 100000');
+    const many = await runCli(['bench', `ws://127.0.0.1:${port}/`, '--conns', 'many']);
+    expect(many.code).toBe(2);
+    expect(many.stderr.trim()).toBe('rfc6455 bench: --conns: "many" must be a number from 1 to 100000');
     expect((await runCli(['bench', `ws://127.0.0.1:${port}/`, '--mode', 'flood'])).stderr.trim()).toBe('rfc6455 bench: --mode: "flood" must be echo, churn or broadcast');
     expect((await runCli(['bench', '--compare', `ws://127.0.0.1:${port}/`])).stderr.trim()).toBe('rfc6455 bench: --compare needs two URLs or more');
   });

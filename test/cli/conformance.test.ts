@@ -142,7 +142,9 @@ describe('rfc6455 conformance: one-line errors', () => {
   });
 
   it('bad options', async () => {
-    expect((await runCli(['conformance', 'http://example.com/'])).stderr).toMatch(/the scheme must be ws:\/\/ or wss:\/\//);
+    const scheme = await runCli(['conformance', 'http://example.com/']);
+    expect(scheme.code).toBe(2);
+    expect(scheme.stderr).toMatch(/the scheme must be ws:\/\/ or wss:\/\//);
     expect((await runCli(['conformance', 'ws://127.0.0.1:1/', '--cases', 'one'])).stderr.trim()).toBe('rfc6455 conformance: --cases: "one" is not a case pattern (like 1.*, 7.5.1 or *)');
     expect((await runCli(['conformance', '--client'])).stderr).toMatch(/needs the client command after --/);
   });

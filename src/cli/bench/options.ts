@@ -1,6 +1,6 @@
 /** `rfc6455 bench` options, checked: a bad figure is one line, before anything connects. */
 import { parseArgs } from 'node:util';
-import { CliError, parseEndpoint } from '../probe.js';
+import { UsageError, parseEndpoint } from '../probe.js';
 import type { Mode } from './result.js';
 
 export interface BenchOptions {
@@ -53,13 +53,16 @@ Modes (--mode):
   --generator c|js  force a load generator (default: C when it can)
   --pin CORE      pin the load generator to this CPU core (taskset); pin the server elsewhere
   --insecure      wss://: do not check the server's certificate
-  --json          print one JSON object on stdout instead of the text report`;
+  --json          print one JSON object on stdout instead of the text report
+
+Exit status: 0 measured, 1 the endpoint could not be reached, refused the handshake, failed during
+the run or sent nothing back, 2 bad usage.`;
 
 function count(values: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
   const text = values[name] as string | undefined;
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < min || n > max) throw new CliError(`--${name}: ${JSON.stringify(text)} must be a number from ${min} to ${max}`);
+  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name}: ${JSON.stringify(text)} must be a number from ${min} to ${max}`);
   return n;
 }
 
@@ -88,11 +91,11 @@ export function parseBenchArgs(args: string[]): BenchOptions | 'help' {
   });
   if (values.help) return 'help';
   const mode = values.mode as Mode;
-  if (!['echo', 'churn', 'broadcast'].includes(mode)) throw new CliError(`--mode: ${JSON.stringify(values.mode)} must be echo, churn or broadcast`);
+  if (!['echo', 'churn', 'broadcast'].includes(mode)) throw new UsageError(`--mode: ${JSON.stringify(values.mode)} must be echo, churn or broadcast`);
   const generator = values.generator as BenchOptions['generator'];
-  if (!['auto', 'c', 'js'].includes(generator)) throw new CliError(`--generator: ${JSON.stringify(values.generator)} must be c or js`);
+  if (!['auto', 'c', 'js'].includes(generator)) throw new UsageError(`--generator: ${JSON.stringify(values.generator)} must be c or js`);
   if (values.compare ? positionals.length < 2 : positionals.length !== 1) {
-    throw new CliError(values.compare ? '--compare needs two URLs or more' : 'bench needs one URL (ws://host:port/path), or --compare URL1 URL2 …; see --help');
+    throw new UsageError(values.compare ? '--compare needs two URLs or more' : 'bench needs one URL (ws://host:port/path), or --compare URL1 URL2 …; see --help');
   }
   const conns = count(values, 'conns', mode === 'broadcast' ? 100 : 50, mode === 'broadcast' ? 2 : 1, 100_000);
   return {

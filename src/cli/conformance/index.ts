@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CliError, parseEndpoint, probe } from '../probe.js';
+import { UsageError, parseEndpoint, probe } from '../probe.js';
 import { parsePatterns } from './cases.js';
 import { testClient } from './client-side.js';
 import { stopAll } from './processes.js';
@@ -64,13 +64,13 @@ export async function conformance(argv: string[]): Promise<number> {
   }
   const cases = parsePatterns(values.cases, '--cases');
   const exclude = parsePatterns(values.exclude, '--exclude');
-  if (!/^[A-Za-z0-9_.-]+$/.test(values.agent!)) throw new CliError(`--agent: ${JSON.stringify(values.agent)} must be letters, digits, . _ or -`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(values.agent!)) throw new UsageError(`--agent: ${JSON.stringify(values.agent)} must be letters, digits, . _ or -`);
   let url: URL | null = null;
   if (values.client) {
-    if (command.length === 0) throw new CliError('conformance --client needs the client command after --, e.g. -- node my-client.js {url}');
-    if (positionals.length) throw new CliError('conformance --client takes no URL: the suite serves on a port of its own');
+    if (command.length === 0) throw new UsageError('conformance --client needs the client command after --, e.g. -- node my-client.js {url}');
+    if (positionals.length) throw new UsageError('conformance --client takes no URL: the suite serves on a port of its own');
   } else {
-    if (positionals.length !== 1) throw new CliError('conformance needs one URL (ws://host:port/path), or --client -- COMMAND; see --help');
+    if (positionals.length !== 1) throw new UsageError('conformance needs one URL (ws://host:port/path), or --client -- COMMAND; see --help');
     url = parseEndpoint(positionals[0]);
     await probe(url);
   }
