@@ -7,8 +7,3 @@
  * without it those cases would run against a peer that declines the extension and report UNIMPLEMENTED.
  */
 export const EXCLUDED: readonly string[] = [];
-
-/** The suite's own wildcard rule: a trailing `*` matches any rest of the id. */
-export function matches(id: string, patterns: readonly string[]): boolean {
-  return patterns.some((p) => (p.endsWith('*') ? id.startsWith(p.slice(0, -1)) : id === p));
-}

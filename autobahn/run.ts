@@ -1,62 +1,45 @@
 /**
- * `npm run autobahn [server|client]`: runs the Autobahn|Testsuite against our server (the suite as
- * client) and our client (the suite as server), both at once, then the summary.
+ * `npm run autobahn [server|client]`: the Autobahn|Testsuite against our server (the suite as
+ * client) and our client (the suite as server), both at once, then the summary — the same code as
+ * `rfc6455 conformance` (src/cli/conformance/), with our testees.
  * Both at once because the compression sections (12.*, 13.*) take about 25 minutes per direction,
  * nearly all of it the suite waiting on itself (its processes sit near 40% of a core): one after the
  * other would double the longest step of CI, while both together still leave a core to spare.
  * For a quick look at a few sections while working: AUTOBAHN_CASES='1.*,7.*' npm run autobahn.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parsePatterns } from '../src/cli/conformance/cases.js';
+import { testClient } from '../src/cli/conformance/client-side.js';
+import { start, stop, stopAll, stoppedOnPurpose, waitForLine } from '../src/cli/conformance/processes.js';
+import { progressDone } from '../src/cli/conformance/progress.js';
+import { testServer } from '../src/cli/conformance/server-side.js';
+import { findSuite, type Suite } from '../src/cli/conformance/suite.js';
+import { report, type Direction } from '../src/cli/conformance/summary.js';
+import { makeWorkdir, type Workdir } from '../src/cli/conformance/workdir.js';
 import { EXCLUDED } from './exclusions.js';
-import { exited, portInUse, start, stop, stopAll, stoppedOnPurpose, waitForLine, waitForPort } from './processes.js';
-import { progressDone, progressEnd, progressPrinter } from './progress.js';
-import { DIRECTIONS, report, type Direction } from './summary.js';
-import { countCases, findSuite, here, type Suite } from './wstest.js';
 
+const here = fileURLToPath(new URL('.', import.meta.url));
 const reports = join(here, 'reports');
+const cases = parsePatterns(process.env.AUTOBAHN_CASES, 'AUTOBAHN_CASES');
+const agent = 'rfc6455';
 
-/**
- * The suite's config as it will read it: outdir where the suite sees our reports folder, our
- * exclusions. The old outdir is emptied first: a run that dies early must not be summarised from
- * the last run's index.json.
- */
-function writeConfig(suite: Suite, name: string, direction: string): string {
-  const config = JSON.parse(readFileSync(join(here, name), 'utf8'));
-  rmSync(join(reports, direction), { recursive: true, force: true });
-  config.outdir = join(suite.root, 'reports', direction);
-  config['exclude-cases'] = [...EXCLUDED];
-  if (process.env.AUTOBAHN_CASES) config.cases = process.env.AUTOBAHN_CASES.split(',');
-  const path = join(reports, `${direction}-${name}`);
-  writeFileSync(path, JSON.stringify(config, null, 2));
-  return path;
-}
-
-function suiteArgs(suite: Suite, mode: string, config: string, ...more: string[]): [string, string[]] {
-  const path = suite.root === here ? config : join(suite.root, 'reports', config.slice(reports.length + 1));
-  return [suite.command[0], [...suite.command.slice(1), '-m', mode, '-s', path, ...more]];
-}
-
-/** Node with tsx's loader, not `npx tsx`: one process, so killing it leaves no grandchild running. */
+/** Node with tsx's loader, not `npx tsx`: one process, so stopping it leaves no grandchild running. */
 function tsx(script: string, ...args: string[]): [string, string[]] {
   return [process.execPath, ['--import', 'tsx', join(here, script), ...args]];
 }
 
-/** Another run (or anything else) on our port would be tested in our place, or take our cases. */
-async function ensureFree(url: string): Promise<number> {
-  const port = Number(new URL(url).port);
-  if (await portInUse(port)) throw new Error(`port ${port} is already in use (another Autobahn run?); free it and rerun`);
-  return port;
-}
-
 /** The suite as client against our echo server. */
-async function testServer(suite: Suite, direction: Direction): Promise<void> {
-  const config = writeConfig(suite, 'fuzzingclient.json', 'server');
-  const url = JSON.parse(readFileSync(config, 'utf8')).servers[0].url as string;
-  const port = await ensureFree(url);
-  const testee = start(...tsx('testee-server.ts', String(port)), 'testee server', here);
-  await waitForLine(testee, /listening/, 'the testee server', 30_000);
+async function ourServer(suite: Suite, work: Workdir): Promise<Direction> {
+  const testee = start(...tsx('testee-server.ts', '0'), 'testee server');
+  const url = await new Promise<string>((resolve, reject) => {
+    testee.stdout!.on('data', (chunk: Buffer) => {
+      const found = /listening on (ws:\/\/\S+)/.exec(chunk.toString());
+      if (found) resolve(found[1]);
+    });
+    waitForLine(testee, /listening/, 'the testee server', 30_000).catch(reject);
+  });
   let crashed = false;
   testee.once('exit', (code, signal) => {
     if (stoppedOnPurpose(testee)) return;
@@ -64,52 +47,18 @@ async function testServer(suite: Suite, direction: Direction): Promise<void> {
     progressDone();
     console.error(`the testee server exited (${signal ?? code}) while the suite ran`);
   });
-  const total = countCases(suite, config);
-  direction.expected = total;
-  const progress = progressPrinter('server');
-  const wstest = start(...suiteArgs(suite, 'fuzzingclient', config), 'wstest', here);
-  let n = 0;
-  createInterface({ input: wstest.stdout! }).on('line', (line) => {
-    const id = /Running test case ID (\S+)/.exec(line)?.[1];
-    if (id) progress(++n, total, id);
-    // The suite gives up on the rest of the cases after one failed connect, and still exits 0.
-    else if (/^Connection to .* failed/.test(line)) {
-      progressDone();
-      console.error(`[wstest] ${line}`);
-    }
-  });
-  const code = await exited(wstest);
-  progressEnd('server');
-  stop(testee);
-  if (code !== 0) throw new Error(`wstest (fuzzingclient) exited with ${code}`);
-  if (crashed) throw new Error('the testee server crashed: the cases after it have no result');
+  try {
+    return await testServer(suite, work, { url, agent, cases, exclude: EXCLUDED, name: 'rfc6455 as server', label: 'server' });
+  } finally {
+    stop(testee);
+    if (crashed) console.error('the testee server crashed: the cases after it have no result');
+  }
 }
 
-/** The suite as server against our client. */
-async function testClient(suite: Suite, direction: Direction): Promise<void> {
-  const config = writeConfig(suite, 'fuzzingserver.json', 'client');
-  const url = JSON.parse(readFileSync(config, 'utf8')).url as string;
-  const port = await ensureFree(url);
-  // --webport 0: the suite's report web server would take port 8080, which is not ours to take.
-  const wstest = start(...suiteArgs(suite, 'fuzzingserver', config, '--webport', '0'), 'wstest', here);
-  wstest.stdout!.resume();
-  await waitForPort(wstest, port, 'wstest (fuzzingserver)', 60_000);
-  const testee = start(...tsx('testee-client.ts', url), 'testee client', here);
-  const progress = progressPrinter('client');
-  direction.expected = countCases(suite, config);
-  createInterface({ input: testee.stdout! }).on('line', (line) => {
-    const count = /^case (\d+) of (\d+)/.exec(line);
-    if (!count) {
-      progressDone();
-      return console.log(`[testee client] ${line}`);
-    }
-    direction.expected = Number(count[2]);
-    progress(Number(count[1]), direction.expected);
-  });
-  const code = await exited(testee);
-  progressEnd('client');
-  stop(wstest);
-  if (code !== 0) throw new Error(`the testee client exited with ${code}`);
+/** The suite as server against our client, which walks the cases itself (one process, not 517). */
+function ourClient(suite: Suite, work: Workdir): Promise<Direction> {
+  const [node, args] = tsx('testee-client.ts', '{url}');
+  return testClient(suite, work, { command: [node, ...args], once: true, agent, cases, exclude: EXCLUDED, name: 'rfc6455 as client', label: 'client' });
 }
 
 async function main(): Promise<number> {
@@ -118,23 +67,38 @@ async function main(): Promise<number> {
     console.error('usage: npm run autobahn [server|client]');
     return 2;
   }
-  mkdirSync(reports, { recursive: true });
   const suite = findSuite();
   console.log(`Autobahn|Testsuite: ${suite.source}`);
+  const work = makeWorkdir();
   const started = Date.now();
-  const runs: Array<[Direction, (suite: Suite, direction: Direction) => Promise<void>]> = [];
-  if (which !== 'client') runs.push([{ ...DIRECTIONS.server }, testServer]);
-  if (which !== 'server') runs.push([{ ...DIRECTIONS.client }, testClient]);
-  const outcomes = await Promise.allSettled(runs.map(([direction, run]) => run(suite, direction)));
-  progressDone();
-  for (const outcome of outcomes) {
-    if (outcome.status === 'rejected') console.error(outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason));
+  const runs: Array<[string, (suite: Suite, work: Workdir) => Promise<Direction>]> = [];
+  if (which !== 'client') runs.push(['server', ourServer]);
+  if (which !== 'server') runs.push(['client', ourClient]);
+  try {
+    const outcomes = await Promise.allSettled(runs.map(([, run]) => run(suite, work)));
+    progressDone();
+    const directions: Direction[] = [];
+    let ranCleanly = true;
+    outcomes.forEach((outcome) => {
+      if (outcome.status === 'fulfilled') directions.push(outcome.value);
+      else {
+        ranCleanly = false;
+        console.error(outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason));
+      }
+    });
+    mkdirSync(reports, { recursive: true });
+    for (const [name] of runs) work.keepHtml(name, join(reports, name));
+    console.log(`\nran in ${((Date.now() - started) / 1000).toFixed(0)} s; HTML reports in ${reports}/`);
+    const result = report(directions, EXCLUDED);
+    for (const line of result.missing) console.error(line);
+    console.log('\n' + result.markdown);
+    writeFileSync(join(reports, 'summary.md'), result.markdown + '\n');
+    writeFileSync(join(reports, 'summary.json'), JSON.stringify(result.summaries, null, 2) + '\n');
+    console.log(result.failures === 0 ? 'conformance: every case OK' : `conformance: ${result.failures} problem(s), listed above`);
+    return result.failures === 0 && ranCleanly ? 0 : 1;
+  } finally {
+    work.remove();
   }
-  const directions = runs.map(([direction]) => direction);
-  const ranCleanly = outcomes.every((outcome) => outcome.status === 'fulfilled');
-  console.log(`\nran in ${((Date.now() - started) / 1000).toFixed(0)} s; HTML reports in ${reports}/`);
-  const failures = report(reports, directions);
-  return failures === 0 && ranCleanly ? 0 : 1;
 }
 
 process.on('SIGINT', () => {

@@ -4,7 +4,7 @@
 import { connect } from '../src/index.js';
 
 const base = process.argv[2] ?? 'ws://127.0.0.1:9002';
-const agent = 'rfc6455';
+const agent = process.env.RFC6455_CONFORMANCE_AGENT ?? 'rfc6455';
 type Socket = Awaited<ReturnType<typeof connect>>;
 
 /**

@@ -1,7 +1,7 @@
 // The echo server the suite's fuzzing client tests: every message back as it came.
 import { WebSocketServer } from '../src/index.js';
 
-const port = Number(process.argv[2] ?? 9001);
+const port = Number(process.argv[2] ?? 0);
 const server = new WebSocketServer({
   port,
   host: '127.0.0.1',
@@ -11,4 +11,4 @@ const server = new WebSocketServer({
 server.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
-server.on('listening', () => console.log(`testee server listening on ws://127.0.0.1:${port}`));
+server.on('listening', () => console.log(`testee server listening on ws://127.0.0.1:${(server.address() as { port: number }).port}`));

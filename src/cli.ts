@@ -7,31 +7,38 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { connect } from './node/connect.js';
 import { HandshakeError } from './node/errors.js';
+import { isOverHttp2 } from './node/http2-stream.js';
 import { WebSocketServer } from './node/server.js';
+import { runSubcommand } from './cli/index.js';
 
 const USAGE = `Usage: rfc6455 <command> [options]
 
 Commands:
   echo              run an echo server
   connect <url>     open a connection; lines you type are sent, messages received are printed
+  conformance <url> run the Autobahn|Testsuite against a server (or --client -- COMMAND: a client)
+  bench <url>       measure an echo server's messages/s and latency (also churn, broadcast, --compare)
 
 Run "rfc6455 <command> --help" for a command's options; "rfc6455 --version" for the version.`;
 
-const ECHO_USAGE = `Usage: rfc6455 echo [--port 9001] [--host 127.0.0.1] [--max-payload BYTES] [--deflate]
+const ECHO_USAGE = `Usage: rfc6455 echo [--port 9001] [--host 127.0.0.1] [--max-payload BYTES] [--deflate] [--cert FILE --key FILE]
 
 Echoes every message back as it came (text as text, binary as binary). Ctrl-C closes every
 connection with 1001 and exits.
 
-  --deflate   accept permessage-deflate (RFC 7692) from clients that offer it (off by default)`;
+  --deflate     accept permessage-deflate (RFC 7692) from clients that offer it (off by default)
+  --cert FILE   with --key: serve wss:// (TLS), over HTTP/1.1 and HTTP/2 (RFC 8441) on the one port
+  --key FILE    the certificate's private key (PEM)`;
 
-const CONNECT_USAGE = `Usage: rfc6455 connect <url> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure]
+const CONNECT_USAGE = `Usage: rfc6455 connect <url> [--protocol NAME]... [--header "Name: value"]... [--ca FILE] [--insecure] [--http2]
 
 Sends each line typed as a text message and prints each message received (binary as hex).
 Ctrl-D or Ctrl-C closes the connection with 1000. A refused handshake prints the server's status,
 headers and body. HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
 
   --ca FILE    trust the certificate(s) in this PEM file for wss:// (a dev server's self-signed one)
-  --insecure   do not check the server's certificate at all (rejectUnauthorized: false; dev only)`;
+  --insecure   do not check the server's certificate at all (rejectUnauthorized: false; dev only)
+  --http2      wss:// as a stream of an HTTP/2 connection (RFC 8441); HTTP/1.1 if the server has none`;
 
 async function echo(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -41,12 +48,16 @@ async function echo(args: string[]): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       'max-payload': { type: 'string' },
       deflate: { type: 'boolean', default: false },
+      cert: { type: 'string' },
+      key: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return console.log(ECHO_USAGE);
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new Error('--cert and --key go together');
   const maxPayload = values['max-payload'] ? Number(values['max-payload']) : undefined;
-  const server = new WebSocketServer({ port: Number(values.port), host: values.host, maxPayload, perMessageDeflate: values.deflate });
+  const tls = values.cert === undefined ? {} : { cert: readFileSync(values.cert), key: readFileSync(values.key!) };
+  const server = new WebSocketServer({ port: Number(values.port), host: values.host, maxPayload, perMessageDeflate: values.deflate, ...tls });
   server.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
   });
@@ -58,7 +69,7 @@ async function echo(args: string[]): Promise<void> {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : values.port;
     const host = values.host!.includes(':') ? `[${values.host}]` : values.host;
-    console.log(`echo server listening on ws://${host}:${port}`);
+    console.log(values.cert === undefined ? `echo server listening on ws://${host}:${port}` : `echo server listening on wss://${host}:${port} (HTTP/1.1 and HTTP/2)`);
   });
   const shutdown = () => {
     console.log('closing…');
@@ -77,6 +88,7 @@ async function client(args: string[]): Promise<void> {
       header: { type: 'string', multiple: true },
       ca: { type: 'string' },
       insecure: { type: 'boolean', default: false },
+      http2: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -87,8 +99,9 @@ async function client(args: string[]): Promise<void> {
     if (colon > 0) headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
   }
   const ca = values.ca === undefined ? undefined : readFileSync(values.ca);
-  const ws = await connect(positionals[0], { protocols: values.protocol, headers, ca, rejectUnauthorized: !values.insecure });
-  console.log(`connected to ${ws.url}${ws.protocol ? ` (subprotocol ${ws.protocol})` : ''}`);
+  const ws = await connect(positionals[0], { protocols: values.protocol, headers, ca, rejectUnauthorized: !values.insecure, http2: values.http2 });
+  const over = values.http2 ? (isOverHttp2(ws) ? ' over HTTP/2' : ' over HTTP/1.1') : '';
+  console.log(`connected to ${ws.url}${over}${ws.protocol ? ` (subprotocol ${ws.protocol})` : ''}`);
   ws.on('message', (data, isBinary) => {
     console.log(isBinary ? `< binary ${(data as Buffer).toString('hex')}` : `< ${data.toString()}`);
   });
@@ -107,6 +120,7 @@ async function main(argv: string[]): Promise<void> {
   if (command === '--version' || command === '-v') return console.log(version());
   if (command === 'echo') return echo(rest);
   if (command === 'connect') return client(rest);
+  if (command === 'conformance' || command === 'bench') return runSubcommand(command, rest);
   console.log(USAGE);
   if (command && command !== '--help' && command !== '-h') process.exitCode = 2;
 }

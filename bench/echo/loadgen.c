@@ -10,7 +10,16 @@
  *           sends "!broadcast" triggers one at a time: the server sends a 64-byte binary message to
  *           every connection; the next trigger leaves once all N deliveries are in. Reports
  *           deliveries/s and the p50/p99 of a whole fan-out.
+ *   broadcast  N connections; the first sends a message of S bytes and the server is expected to
+ *           send it to every connection (the chat convention: whatever one client sends, all get);
+ *           the other N-1 count deliveries. D broadcasts are in flight; a fan-out is done when all
+ *           N-1 have it. Whatever reaches the sender is ignored, so a server may or may not send
+ *           it back. Reports deliveries/s and the p50/p99 of a whole fan-out.
  *   churn   K handshakes at a time: connect, upgrade, read the 101, reset; reports handshakes/s.
+ *
+ * --text sends text messages (the payload is ASCII) and counts text replies; --path and
+ * --host-header name the resource and Host header (--host is the numeric IPv4 address to dial).
+ * While measuring it writes "progress SECONDS COUNT" to stderr once a second.
  *
  * Every frame sent is masked (the key is fixed per run, so one masked template serves every
  * message and writev sends it without copying). The Sec-WebSocket-Key is the one of RFC 6455 §1.3,
@@ -45,7 +54,7 @@
 #define HIST_US 500000
 #define MAX_IOV 256
 
-enum { MODE_ECHO, MODE_FANOUT, MODE_CHURN };
+enum { MODE_ECHO, MODE_FANOUT, MODE_CHURN, MODE_BROADCAST };
 enum { S_CONNECTING, S_HANDSHAKE, S_OPEN, S_DEAD };
 
 typedef struct conn {
@@ -67,17 +76,21 @@ typedef struct conn {
   uint64_t *sent;
   int head, count;
   uint64_t started; /* churn: connect time */
+  uint64_t got;     /* broadcast: messages received, the index of the next one's round */
 } conn;
 
 static int mode = MODE_ECHO, nconns = 1, depth = 1, port = 0, churn_parallel = 32;
 static size_t msg_size = 32;
 static double warmup_s = 1, duration_s = 3, idle_wait_s = 1;
-static const char *host = "127.0.0.1";
+static const char *host = "127.0.0.1", *path = "/", *host_header = NULL;
+static int text_mode = 0;
+static uint64_t *round_sent_at, rounds_sent = 0, next_progress = 0, measure_t0 = 0;
+static uint32_t *round_count;
 static int ep;
 static conn *conns;
 static uint8_t *tmpl;
 static size_t tmpl_len;
-static char request[512];
+static char request[2048];
 static int request_len;
 static uint64_t now_ns;
 static int measuring = 0, finished = 0;
@@ -300,8 +313,27 @@ static void on_frames(conn *c, const uint8_t *p, size_t n) {
   }
 }
 
+static void send_broadcast(void) {
+  round_sent_at[rounds_sent % depth] = now_ns;
+  round_count[rounds_sent % depth] = 0;
+  rounds_sent++;
+  conns[0].pend_frames++;
+  flush_out(&conns[0]);
+}
+
 static void on_message(conn *c, int opcode) {
-  if (opcode == 1) {
+  if (mode == MODE_BROADCAST) {
+    if (c->index == 0) return;
+    uint64_t slot = c->got++ % depth;
+    total_msgs++;
+    if (measuring) measured_msgs++, measured_bytes += msg_size;
+    if (++round_count[slot] == (uint32_t)(nconns - 1)) {
+      record(now_ns - round_sent_at[slot]);
+      if (!finished) send_broadcast();
+    }
+    return;
+  }
+  if (opcode == 1 && !text_mode) {
     c->text[c->textlen] = 0;
     if (strncmp(c->text, "rss:", 4) == 0) rss_reply = atoll(c->text + 4);
     return;
@@ -399,6 +431,10 @@ static void loop(uint64_t until_ns, int (*done)(void)) {
     if (mode != MODE_CHURN) {
       while (next_to_open < nconns && pending_connects < 256) start_connect(&conns[next_to_open++]);
     }
+    if (measuring && now_ns >= next_progress) {
+      fprintf(stderr, "progress %.2f %llu\n", (now_ns - measure_t0) / 1e9, (unsigned long long)measured_msgs);
+      next_progress = now_ns + 1000000000ull;
+    }
     if (until_ns && now_ns >= until_ns) return;
     if (done && done()) return;
     int timeout = 50;
@@ -427,7 +463,10 @@ static long long ask_rss(void) {
 int main(int argc, char **argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
-    if (!strcmp(k, "--mode")) mode = !strcmp(v, "echo") ? MODE_ECHO : !strcmp(v, "fanout") ? MODE_FANOUT : MODE_CHURN;
+    if (!strcmp(k, "--mode")) mode = !strcmp(v, "echo") ? MODE_ECHO : !strcmp(v, "fanout") ? MODE_FANOUT : !strcmp(v, "broadcast") ? MODE_BROADCAST : MODE_CHURN;
+    else if (!strcmp(k, "--path")) path = v;
+    else if (!strcmp(k, "--host-header")) host_header = v;
+    else if (!strcmp(k, "--text")) text_mode = atoi(v);
     else if (!strcmp(k, "--port")) port = atoi(v);
     else if (!strcmp(k, "--host")) host = v;
     else if (!strcmp(k, "--conns")) nconns = atoi(v);
@@ -447,14 +486,20 @@ int main(int argc, char **argv) {
   setrlimit(RLIMIT_NOFILE, &rl);
   if ((rlim_t)nconns + 64 > rl.rlim_cur) errno = 0, die("too many connections for the file descriptor limit");
 
+  if (mode == MODE_BROADCAST && nconns < 2) errno = 0, die("broadcast needs at least 2 connections");
+  char default_host[300];
+  snprintf(default_host, sizeof default_host, "%s:%d", host, port);
   request_len = snprintf(request, sizeof request,
-                         "GET / HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                          "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                         host, port);
+                         path, host_header ? host_header : default_host);
+  if (request_len >= (int)sizeof request) errno = 0, die("--path or --host-header too long");
   uint8_t *payload = malloc(msg_size + 1);
   for (size_t i = 0; i < msg_size; i++) payload[i] = (uint8_t)('a' + i % 26);
   tmpl = malloc(msg_size + 14);
-  tmpl_len = build_frame(tmpl, 0x2, payload, msg_size);
+  tmpl_len = build_frame(tmpl, text_mode ? 0x1 : 0x2, payload, msg_size);
+  round_sent_at = calloc(depth, sizeof *round_sent_at);
+  round_count = calloc(depth, sizeof *round_count);
   hist = calloc(HIST_US + 1, sizeof *hist);
   ep = epoll_create1(0);
   int slots = mode == MODE_CHURN ? churn_parallel : nconns;
@@ -499,6 +544,8 @@ int main(int argc, char **argv) {
     round_started = now_ns;
     queue_ctrl_text(&conns[0], "!broadcast");
     flush_out(&conns[0]);
+  } else if (mode == MODE_BROADCAST) {
+    for (int d = 0; d < depth; d++) send_broadcast();
   }
   loop(clock_ns() + (uint64_t)(warmup_s * 1e9), NULL);
   measuring = 1;
@@ -508,6 +555,8 @@ int main(int argc, char **argv) {
   fflush(stderr);
   double cpu0 = cpu_seconds();
   uint64_t t0 = clock_ns();
+  measure_t0 = t0;
+  next_progress = t0 + 1000000000ull;
   loop(t0 + (uint64_t)(duration_s * 1e9), NULL);
   uint64_t t1 = clock_ns();
   double cpu1 = cpu_seconds();
@@ -516,11 +565,11 @@ int main(int argc, char **argv) {
   double secs = (t1 - t0) / 1e9;
 
   printf("{\"mode\":\"%s\",\"conns\":%d,\"depth\":%d,\"size\":%zu,\"seconds\":%.4f,\"count\":%llu,"
-         "\"per_s\":%.1f,\"mb_per_s\":%.2f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%llu,"
+         "\"per_s\":%.1f,\"mb_per_s\":%.2f,\"p50_us\":%.0f,\"p90_us\":%.0f,\"p99_us\":%.0f,\"max_us\":%llu,"
          "\"loadgen_cpu\":%.3f,\"open_s\":%.3f,\"rss_one\":%lld,\"rss_all\":%lld}\n",
-         mode == MODE_ECHO ? "echo" : mode == MODE_FANOUT ? "fanout" : "churn", nconns, depth, msg_size, secs,
-         (unsigned long long)measured_msgs, measured_msgs / secs, measured_bytes / secs / 1e6, percentile(0.5),
-         percentile(0.99), (unsigned long long)hist_max, (cpu1 - cpu0) / secs, open_s, rss_one, rss_all);
+         mode == MODE_ECHO ? "echo" : mode == MODE_FANOUT ? "fanout" : mode == MODE_BROADCAST ? "broadcast" : "churn", nconns,
+         depth, msg_size, secs, (unsigned long long)measured_msgs, measured_msgs / secs, measured_bytes / secs / 1e6,
+         percentile(0.5), percentile(0.9), percentile(0.99), (unsigned long long)hist_max, (cpu1 - cpu0) / secs, open_s, rss_one, rss_all);
   fflush(stdout);
   /* Leave without a close handshake: the servers see resets, which none of them minds. */
   _exit(0);

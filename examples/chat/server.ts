@@ -1,4 +1,7 @@
 // A chat server: rooms are topics, presence per room, token auth, and Redis between processes.
+// Rooms keep a history (rfc6455.topics.v1): a page that lost its connection — its server
+// restarted, the network dropped — resumes its room from the last message it showed and gets
+// everything said meanwhile, once; if that is no longer in history, it is told (a gap).
 //
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=3001 npx tsx examples/chat/server.ts
 //   REDIS_URL=redis://127.0.0.1:6379 PORT=3002 npx tsx examples/chat/server.ts
@@ -8,7 +11,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import { createClient } from 'redis';
-import { WebSocketServer, type WebSocket } from '../../src/index.js';
+import { PublishError, TOPICS_PROTOCOL, WebSocketServer, type WebSocket } from '../../src/index.js';
 import { RedisBroker } from '../../src/redis/index.js';
 
 const PORT = Number(process.env.PORT ?? 3001);
@@ -100,6 +103,7 @@ if (REDIS_URL) {
 const files: Record<string, [string, string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/reconnecting-websocket.js': ['../browser/reconnecting-websocket.js', 'text/javascript'],
+  '/topic-tracker.js': ['../browser/topic-tracker.js', 'text/javascript'],
 };
 
 const httpServer = http.createServer(async (req, res) => {
@@ -127,11 +131,24 @@ const wss = new WebSocketServer({
   authenticate: (req) => verifyToken(new URL(req.url ?? '/', 'http://x').searchParams.get('token')),
   heartbeat: { interval: 30_000, timeout: 10_000 },
   rateLimit: { messagesPerSecond: 20, policy: 'drop' },
+  // The last 1,000 messages of each room, for 10 minutes: in Redis with REDIS_URL, else in memory.
+  history: (topic) => (topic.startsWith('room:') ? { size: 1000, ttl: 10 * 60_000 } : null),
+  // Pages subscribe to their room themselves; only room topics, for a signed-in user.
+  authorizeTopic: (ws, topic) => ws.user !== undefined && /^room:[\w-]{1,32}$/.test(topic),
 });
 
 const topic = (room: string) => `room:${room}`;
 const send = (ws: WebSocket, message: object) => ws.send(JSON.stringify(message));
-const publish = (room: string, message: object) => wss.publish(topic(room), JSON.stringify({ room, ...message }));
+/** False when the message could not be stored (Redis unreachable): nobody will get it. */
+function publish(room: string, message: object): boolean {
+  try {
+    wss.publish(topic(room), JSON.stringify({ room, ...message }));
+    return true;
+  } catch (error) {
+    if (error instanceof PublishError) return false;
+    throw error;
+  }
+}
 
 wss.on('connection', (ws) => {
   const { name } = ws.user as { name: string };
@@ -141,7 +158,8 @@ wss.on('connection', (ws) => {
   const join = async (room: string) => {
     if (rooms.has(room)) return;
     rooms.add(room);
-    ws.subscribe(topic(room));
+    // A page speaking rfc6455.topics.v1 subscribes itself (and resumes); others get live messages.
+    if (ws.protocol !== TOPICS_PROTOCOL) ws.subscribe(topic(room));
     const users = await presence.join(room, name);
     send(ws, { type: 'joined', room, users });
     publish(room, { type: 'presence', users });
@@ -165,7 +183,9 @@ wss.on('connection', (ws) => {
     else if (message.type === 'leave') void leave(room);
     else if (message.type === 'say' && rooms.has(room)) {
       const text = String(message.text ?? '').slice(0, 2000);
-      if (text) publish(room, { type: 'message', from: name, text, at: Date.now(), via: NAME });
+      if (text && !publish(room, { type: 'message', from: name, text, at: Date.now(), via: NAME })) {
+        send(ws, { type: 'error', room, text: 'not sent: the server cannot reach its store' });
+      }
     }
   });
   ws.on('close', () => {

@@ -16,6 +16,7 @@ import { readRefusalBody } from './refusal-body.js';
 import { resolvePolicies, type PolicyOptions } from './policies.js';
 import { headersForRedirect, isRedirect, redirectTarget } from './redirect.js';
 import type { WebSocket } from './websocket.js';
+import { openHttp2, type Http2Option } from './http2-client.js';
 
 /**
  * Everything node:https.request takes (TLS options `ca cert key pfx passphrase ciphers servername
@@ -59,13 +60,19 @@ export interface ClientOptions extends PolicyOptions, RequestPassThrough {
   skipUTF8Validation?: boolean;
   /** Called instead of `request.end()`: write a body, set headers, then end it yourself. */
   finishRequest?: (request: http.ClientRequest, ws: WebSocket) => void;
+  /**
+   * `wss://` over HTTP/2 (RFC 8441): a stream of one session per origin, shared with the other
+   * WebSockets to it. Falls back to HTTP/1.1 where the server does not offer it, unless
+   * `{ fallback: false }`. Not through a proxy, an agent or `createConnection`: those use HTTP/1.1.
+   */
+  http2?: Http2Option;
 }
 
 /** Our options, never given to node:http (`signal` would abort the request behind our back). */
 const OWN_OPTIONS = new Set([
   'protocols', 'headers', 'origin', 'handshakeTimeout', 'signal', 'maxPayload', 'closeTimeout', 'streaming',
   'agent', 'perMessageDeflate', 'followRedirects', 'maxRedirects', 'protocolVersion', 'skipUTF8Validation',
-  'finishRequest', 'heartbeat', 'idleTimeout', 'rateLimit', 'backpressure', 'auth',
+  'finishRequest', 'http2', 'heartbeat', 'idleTimeout', 'rateLimit', 'backpressure', 'auth',
 ]);
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
@@ -91,7 +98,10 @@ export function openClient(
   // Throws SyntaxError for an invalid or repeated subprotocol, before anything is sent.
   new ClientHandshake(handshakeOptions);
   ws.url = target.url.href;
-  new ClientAttempt(ws, options, handshakeOptions, target).start();
+  const http1 = () => new ClientAttempt(ws, options, handshakeOptions, target).start();
+  const direct = !options.agent && !options.createConnection && !options.finishRequest && !proxyFor(target.url, options.proxy);
+  if (options.http2 && target.secure && !target.socketPath && direct) return openHttp2(ws, options, handshakeOptions, target, http1);
+  http1();
 }
 
 /** One opening handshake, through any redirects, until it succeeds or fails once. */

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import * as https from 'node:https';
+import type * as http2 from 'node:http2';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_MAX_PAYLOAD } from '../protocol/constants.js';
@@ -20,6 +21,7 @@ import { originAllowed, type OriginRule } from './origins.js';
 import type { HistoryOption } from './history.js';
 import type { AuthorizeTopic } from './topics-protocol.js';
 import { WebSocket, type Data } from './websocket.js';
+import { attachHttp2, isHttp2Server, serveHttp2Connections } from './http2-server.js';
 import type { ServerRequest } from './request-head.js';
 import { closePendingConnections, createUpgradeListener } from './upgrade-listener.js';
 
@@ -41,8 +43,11 @@ export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = W
   /** Listen on this port (with `key` and `cert`: over TLS, for wss://). */
   port?: number;
   host?: string;
-  /** Attach to this http(s) server's 'upgrade' events. */
-  server?: http.Server | https.Server;
+  /**
+   * Attach to this http(s) server's 'upgrade' events; on an `http2` server, also to its extended
+   * CONNECT streams (RFC 8441), with SETTINGS_ENABLE_CONNECT_PROTOCOL announced to new sessions.
+   */
+  server?: http.Server | https.Server | http2.Http2SecureServer | http2.Http2Server;
   /** Neither listen nor attach: call `handleUpgrade` yourself. */
   noServer?: boolean;
   /** Only accept upgrades for this path (query string ignored). */
@@ -106,7 +111,11 @@ interface Refusal {
 
 export interface WebSocketServerEventMap<W extends WebSocket<any, any> = WebSocket> {
   connection: [ws: W, req: ServerRequest];
-  listening: [];
+  /**
+   * No arguments. Typed as taking any, so that `new Promise((resolve) => wss.once('listening',
+   * resolve))` type-checks, as it does with ws's types (a `[]` here refuses a one-argument resolve).
+   */
+  listening: any[];
   error: [error: Error];
   /** A hook threw an error without a status, or refused with an unsafe status or header: the client got a 500. */
   upgradeError: [error: unknown, req: ServerRequest];
@@ -121,7 +130,8 @@ export interface WebSocketServerEventMap<W extends WebSocket<any, any> = WebSock
    * what the answer would have been). Without one, the client gets that answer.
    */
   wsClientError: [error: HandshakeRequestError, socket: Duplex, req: ServerRequest];
-  close: [];
+  /** No arguments (typed as any, for `resolve` as a listener, like 'listening'). */
+  close: any[];
 }
 
 /** Why a handshake request was refused, and the answer the server would send. */
@@ -145,7 +155,10 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   /** The server upgrades come from: our own listener (`port`) or the application's (`server`). */
   private readonly httpServer: NetServer | null;
   private readonly ownsServer: boolean;
-  private closed = false;
+  /** Closes the HTTP/2 sessions of a server of our own, or detaches from an app's http2 server. */
+  private http2Done: (() => void) | null = null;
+  /** @internal */
+  closed = false;
   private closing: Promise<void> | null = null;
   private drained: (() => void) | null = null;
   private readonly statistics = new ServerStats();
@@ -153,7 +166,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   private readonly perIp = new Map<string, number>();
   private readonly handshakeTimeout: number;
   private readonly pubsub: PubSub;
-  private readonly handshake: ServerHandshake<ServerRequest>;
+  /** @internal */
+  readonly handshake: ServerHandshake<ServerRequest>;
 
   constructor(options: ServerOptions<User, W>, callback?: () => void) {
     super();
@@ -175,14 +189,16 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
       streaming: options.streaming,
     });
     this.ownsServer = options.port !== undefined;
-    this.httpServer = this.ownsServer ? createServer(options) : (options.server ?? null);
+    this.httpServer = this.ownsServer ? createServer(options) : ((options.server as http.Server | undefined) ?? null);
     const server = this.httpServer;
     if (!server) return;
+    if (isHttp2Server(server)) this.http2Done = attachHttp2(this, server);
     server.on('upgrade', this.onUpgrade);
     server.on('listening', this.onListening);
     server.on('error', this.onError);
     if (!this.ownsServer) return;
     server.on(options.cert || options.pfx ? 'secureConnection' : 'connection', this.onSocket);
+    if (options.cert || options.pfx) this.http2Done = serveHttp2Connections(server, this);
     server.listen(options.port, options.host, callback);
   }
 
@@ -267,8 +283,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     this.emit('wsClientError', error, socket, req);
   }
 
-  /** Checks of this server's state rather than of the request: closing, connection limits. */
-  private admit(req: ServerRequest): Refusal | null {
+  /** @internal Checks of this server's state rather than of the request: closing, connection limits. */
+  admit(req: ServerRequest): Refusal | null {
     if (this.closed) return { status: 503, message: 'Server is closing' };
     const { maxConnections, maxConnectionsPerIp } = this.options;
     if (maxConnections !== undefined && this.open >= maxConnections) {
@@ -281,9 +297,14 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   }
 
   private refuse(socket: Duplex, refusal: Refusal): void {
+    this.countRefusal(socket, refusal);
+    refuse(socket, refusal);
+  }
+
+  /** @internal A refusal goes into the stats and the diagnostics channel, whatever carries it. */
+  countRefusal(socket: Duplex, refusal: Refusal): void {
     this.statistics.refused(invalidRefusal(refusal) ? 500 : refusal.status);
     publishRefused(socket, invalidRefusal(refusal) ? 500 : refusal.status, refusal.message);
-    refuse(socket, refusal);
   }
 
   /** Counters since the server started: connections, handshakes, messages, bytes, close codes. */
@@ -291,7 +312,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     return this.statistics.snapshot();
   }
 
-  private async runHooks(req: ServerRequest, socket: Duplex): Promise<Refusal | { user: unknown }> {
+  /** @internal */
+  async runHooks(req: ServerRequest, socket: Duplex): Promise<Refusal | { user: unknown }> {
     const { verifyClient, authenticate } = this.options;
     if (verifyClient) {
       const info: VerifyInfo = {
@@ -350,6 +372,24 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     socket.write(response);
     socket.removeListener('error', destroyOnError);
     socket.removeListener('end', destroyOnEnd);
+    this.adopt(ws, socket, req, accepted, user, head, callback);
+  }
+
+  /** @internal A new instance of the connections' class (app code: it may throw). */
+  createSocket(): W {
+    return new this.Socket();
+  }
+
+  /** @internal An accepted handshake, over HTTP/1.1 or HTTP/2: the WebSocket takes the socket or stream. */
+  adopt(
+    ws: W,
+    socket: Duplex,
+    req: ServerRequest,
+    accepted: Omit<ServerAcceptance, 'response'>,
+    user: unknown,
+    head: Buffer | undefined,
+    callback: (ws: W, req: ServerRequest) => void,
+  ): void {
     publishAccepted(req);
 
     ws.protocol = accepted.protocol;
@@ -453,6 +493,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
       server.off('listening', this.onListening);
       server.off('error', this.onError);
     }
+    if (!this.ownsServer) this.http2Done?.();
     const allClosed = new Promise<void>((resolve) => {
       if (this.open === 0 || !this.tracking) return resolve();
       this.drained = resolve;
@@ -468,6 +509,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
       // them: without tracking, stopping to listen (at once) is the end we wait for.
       server!.close(this.tracking ? () => resolve() : undefined);
       closePendingConnections(server!);
+      this.http2Done?.();
       if (!this.tracking) resolve();
     });
     return Promise.all([allClosed, serverClosed])
@@ -537,7 +579,8 @@ function createServer(options: ServerOptions): NetServer {
     // The TLS handshake gets the handshake timeout too: a client that never sends its ClientHello
     // would otherwise hold the socket for Node's default 120 s ('secureConnection' never comes).
     const handshakeTimeout = options.handshakeTimeout ?? 10_000;
-    return createUpgradeListener({ key, cert, ca, pfx, passphrase, handshakeTimeout });
+    // ALPN: browsers with an HTTP/2 connection open WebSockets on it (RFC 8441) when offered h2.
+    return createUpgradeListener({ key, cert, ca, pfx, passphrase, handshakeTimeout, ALPNProtocols: ['h2', 'http/1.1'] });
   }
   return createUpgradeListener(null);
 }

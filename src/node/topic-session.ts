@@ -9,7 +9,7 @@
  * the last one sent is a duplicate and dropped, one that skips ahead (or a new epoch) goes out
  * after a `gap` saying where the sequence starts again.
  */
-import { protocolFrame, type Feed, type FeedMessage, type FeedSubscriber, type Reader, type SharedFrame } from './feed.js';
+import { protocolFrame, type Feed, type FeedMessage, type FeedSubscriber, type Reader, type SharedSource } from './feed.js';
 import type { Position } from './history.js';
 import { encode, type ServerEvent } from './topics-wire.js';
 import type { WebSocket } from './websocket.js';
@@ -61,7 +61,12 @@ export class TopicSession implements FeedSubscriber {
           }
           this.epoch = history.epoch;
           this.ws.send(encode(reply));
-          for (const entry of history.entries) this.deliver({ ...entry, epoch: history.epoch }, null);
+          // Replayed frames are the feed's, shared by every session replaying the same read.
+          const replay = { entry: history.entries[0], sharedFrame: () => this.feed.replayFrame(replay.entry, history.epoch) };
+          for (const entry of history.entries) {
+            replay.entry = entry;
+            this.deliver({ ...entry, epoch: history.epoch }, replay);
+          }
           const held = this.held ?? [];
           this.held = null;
           for (const message of held) this.deliver(message, null);
@@ -73,9 +78,9 @@ export class TopicSession implements FeedSubscriber {
     attempt();
   }
 
-  receive(message: FeedMessage, frame: () => SharedFrame): void {
+  receive(message: FeedMessage, shared: SharedSource): void {
     if (this.held) this.held.push(message);
-    else this.deliver(message, frame);
+    else this.deliver(message, shared);
   }
 
   restart(epoch: string, next: number): void {
@@ -92,7 +97,7 @@ export class TopicSession implements FeedSubscriber {
     this.feed.sessions.delete(this);
   }
 
-  private deliver(message: FeedMessage, frame: (() => SharedFrame) | null): void {
+  private deliver(message: FeedMessage, shared: SharedSource | null): void {
     if (this.ended) return;
     if (message.epoch === this.epoch && message.offset <= this.last) return;
     if (message.epoch !== this.epoch || message.offset !== this.last + 1) {
@@ -101,7 +106,7 @@ export class TopicSession implements FeedSubscriber {
     this.epoch = message.epoch;
     this.last = message.offset;
     // Live: the frame every session shares; replayed: one of its own.
-    const { frame: bytes, size } = frame ? frame() : protocolFrame(this.feed.topic, message);
+    const { frame: bytes, size } = shared ? shared.sharedFrame() : protocolFrame(this.feed.topic, message);
     this.ws.sendFrame(bytes, size);
   }
 }

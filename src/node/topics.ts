@@ -118,9 +118,10 @@ export class PubSub implements BrokerSink, SessionHost {
       set.add(ws);
       return void ws.send(encode({ $topics: 'subscribed', topic, id, history: false }));
     }
-    const session = new TopicSession(ws, this.feeds.get(topic)!, id);
+    const feed = this.feeds.get(topic)!;
+    const session = new TopicSession(ws, feed, id);
     mine.set(topic, session);
-    session.start(since, (from) => this.link!.read!(topic, from, history));
+    session.start(since, (from) => feed.sharedRead(from));
   }
 
   /** SessionHost: a protocol `unsubscribe` (or the connection closed). */
@@ -193,10 +194,14 @@ export class PubSub implements BrokerSink, SessionHost {
     if (this.closed) throw new PublishError('The server is closed');
     // May throw a PublishError (the broker knows it cannot store): the caller hears at once.
     const stored = this.link!.append!(topic, payload, isBinary, history);
-    stored.then(
-      (position) => callback?.(null, position),
-      (error: unknown) => callback?.(error instanceof PublishError ? error : new PublishError(String((error as Error)?.message ?? error))),
-    );
+    // Without a callback nobody waits for the outcome: spare the two closures per publish.
+    if (!callback) stored.catch(ignore);
+    else {
+      stored.then(
+        (position) => callback(null, position),
+        (error: unknown) => callback(error instanceof PublishError ? error : new PublishError(String((error as Error)?.message ?? error))),
+      );
+    }
     return this.subscriberCount(topic);
   }
 
@@ -244,6 +249,8 @@ export class PubSub implements BrokerSink, SessionHost {
     return this.link?.close();
   }
 }
+
+const ignore = () => {};
 
 function writeToAll(clients: Iterable<WebSocket>, payload: Buffer, isBinary: boolean): number {
   const frame = encodeFrame(isBinary ? Opcode.Binary : Opcode.Text, payload, true, false, false);

@@ -67,15 +67,19 @@ export interface ListenerOptions {
  * pairs: TypeScript would then refuse the common one-parameter listener `(data) => ...`.)
  */
 export interface WebSocketEventMap<B extends BinaryType = 'nodebuffer'> {
-  open: [];
+  /**
+   * No arguments. Typed as taking any, so that `new Promise((resolve) => ws.once('open', resolve))`
+   * type-checks, as it does with ws's types (a `[]` here refuses a one-argument resolve).
+   */
+  open: any[];
   message: [data: Buffer | RawData<B>, isBinary: boolean];
   fragment: [data: Buffer, isBinary: boolean, fin: boolean];
   ping: [data: Buffer];
   pong: [data: Buffer];
   close: [code: number, reason: Buffer, wasClean: boolean];
   error: [error: Error];
-  /** The socket took everything `send()` had buffered after it returned false. */
-  drain: [];
+  /** The socket took everything `send()` had buffered after it returned false. No arguments (typed as any, like 'open'). */
+  drain: any[];
   /** A received message was discarded by the rate limit (policy 'drop'). */
   rateLimited: [size: number];
   /** A message to send was discarded: the peer is not reading (backpressure policy 'drop'). */

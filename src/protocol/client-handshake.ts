@@ -5,7 +5,7 @@
  */
 import type { ConnectionOptions } from './connection.js';
 import { acceptResponse, buildOffer, EXTENSION_NAME, type DeflateOptions, type DeflateParams } from './extensions/permessage-deflate.js';
-import { checkResponse, generateKey, invalidHeaders, isKey, isToken, type Headers } from './handshake.js';
+import { checkNegotiated, checkResponse, generateKey, invalidHeaders, isKey, isToken, type Headers, type ResponseCheck } from './handshake.js';
 
 export interface ClientHandshakeOptions {
   /** Subprotocols to offer, in order of preference. */
@@ -89,7 +89,19 @@ export class ClientHandshake {
 
   /** Checks the server's response (§4.1 steps 1–6, RFC 7692 §5.1). Header names lower-case. */
   checkResponse(status: number | undefined, headers: Headers): ClientAcceptance | ClientFailure {
-    const check = checkResponse(status, headers, this.key, this.protocols, this.deflate ? [EXTENSION_NAME] : []);
+    return this.agreed(checkResponse(status, headers, this.key, this.protocols, this.deflate ? [EXTENSION_NAME] : []));
+  }
+
+  /**
+   * Checks the answer to an extended CONNECT (RFC 8441 §5): a 2xx, with subprotocol and
+   * extensions checked as in a 101; there is no Sec-WebSocket-Accept to check.
+   */
+  checkExtendedConnectResponse(status: number | undefined, headers: Headers): ClientAcceptance | ClientFailure {
+    if (status === undefined || status < 200 || status > 299) return this.agreed({ ok: false, message: `Unexpected server response: ${status}` });
+    return this.agreed(checkNegotiated(headers, this.protocols, this.deflate ? [EXTENSION_NAME] : []));
+  }
+
+  private agreed(check: ResponseCheck): ClientAcceptance | ClientFailure {
     if (!check.ok) return check;
     let deflate: DeflateParams | null = null;
     if (check.extensions) {

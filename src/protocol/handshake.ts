@@ -239,6 +239,11 @@ export function checkResponse(
   if (single(headers['sec-websocket-accept'])?.trim() !== acceptKey(key)) {
     return { ok: false, message: 'Invalid Sec-WebSocket-Accept header' };
   }
+  return checkNegotiated(headers, offeredProtocols, offeredExtensions);
+}
+
+/** The subprotocol and extensions a server answered, checked against the offer (§4.1 steps 5–6). */
+export function checkNegotiated(headers: Headers, offeredProtocols: readonly string[], offeredExtensions: readonly string[]): ResponseCheck {
   const protocol = single(headers['sec-websocket-protocol'])?.trim() ?? '';
   if (protocol && !offeredProtocols.includes(protocol)) {
     return { ok: false, message: `Server sent a subprotocol that was not offered: ${protocol}` };

@@ -80,7 +80,17 @@ export class ServerHandshake<R extends UpgradeRequest = UpgradeRequest> {
 
   /** Negotiates subprotocol and permessage-deflate for a checked request, and builds the 101. */
   accept(checked: CheckedRequest<R>): ServerAcceptance | HandshakeRefusal {
-    const { request, protocols } = checked;
+    const agreed = this.agree(checked.request, checked.protocols);
+    if (!agreed.ok) return agreed;
+    const extra = agreed.extensions ? [`Sec-WebSocket-Extensions: ${agreed.extensions}`] : [];
+    return { ...agreed, response: buildAcceptResponse(checked.key, agreed.protocol || undefined, extra) };
+  }
+
+  /**
+   * Negotiates subprotocol and permessage-deflate, whatever the transport: the HTTP/1.1 101
+   * (`accept`) and the HTTP/2 200 (RFC 8441) carry the same answers.
+   */
+  agree(request: R, protocols: string[]): Omit<ServerAcceptance, 'response'> | HandshakeRefusal {
     let protocol: string | false = protocols[0] ?? false;
     if (this.options.handleProtocols && protocols.length) protocol = this.options.handleProtocols(new Set(protocols), request);
     // The chooser's answer goes into a header line: anything but a token could inject lines.
@@ -90,10 +100,8 @@ export class ServerHandshake<R extends UpgradeRequest = UpgradeRequest> {
     }
     const agreement = this.deflate && acceptOffer(joined(request.headers['sec-websocket-extensions']), this.deflate);
     const extensions = agreement ? agreement.response : '';
-    const extra = agreement ? [`Sec-WebSocket-Extensions: ${extensions}`] : [];
     return {
       ok: true,
-      response: buildAcceptResponse(checked.key, protocol || undefined, extra),
       protocol: protocol || '',
       extensions,
       connection: {

@@ -15,20 +15,31 @@
  *   rest     the payload as published
  */
 
-/** KEYS: stream, meta. ARGV: epoch to use if none, flag, payload, size, ttl ms (0: none), channel. */
+/**
+ * KEYS: stream, meta. ARGV: epoch to use if none, size, ttl ms (0: none), channel, then a flag and
+ * a payload for each message (a batch: the publishes of one topic in one turn of the event loop).
+ * Returns the epoch and the first message's offset; the others follow it, in order.
+ */
 export const APPEND = `
 local epoch = redis.call('HGET', KEYS[2], 'epoch')
 if not epoch then
   epoch = ARGV[1]
   redis.call('HSET', KEYS[2], 'epoch', epoch, 'last', 0)
 end
-local offset = redis.call('HINCRBY', KEYS[2], 'last', 1)
+local n = (#ARGV - 4) / 2
+local first = redis.call('HINCRBY', KEYS[2], 'last', n) - n + 1
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], string.format('%d-0', offset), 'f', ARGV[2], 't', now, 'd', ARGV[3])
-local ttl = tonumber(ARGV[5])
+for i = 0, n - 1 do
+  local flag = ARGV[5 + 2 * i]
+  local data = ARGV[6 + 2 * i]
+  local id = string.format('%d', first + i)
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], id .. '-0', 'f', flag, 't', now, 'd', data)
+  redis.call('PUBLISH', ARGV[4], '\\2' .. flag .. epoch .. ':' .. id .. '\\n' .. data)
+end
+local ttl = tonumber(ARGV[3])
 if ttl > 0 then
-  -- Time trimming, bounded work per publish: drop the expired head (up to 100 entries a time).
+  -- Time trimming, bounded work per batch: drop the expired head (up to 100 entries a time).
   local head = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 100)
   local keep = nil
   for _, e in ipairs(head) do
@@ -37,8 +48,7 @@ if ttl > 0 then
   if keep then redis.call('XTRIM', KEYS[1], 'MINID', keep) end
   redis.call('PEXPIRE', KEYS[1], ttl)
 end
-redis.call('PUBLISH', ARGV[6], '\\2' .. ARGV[2] .. epoch .. ':' .. string.format('%d', offset) .. '\\n' .. ARGV[3])
-return {epoch, offset}
+return {epoch, first}
 `;
 
 /**

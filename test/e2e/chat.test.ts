@@ -1,7 +1,8 @@
 /**
  * End to end: the chat example as two server processes behind a real redis-server, and two
  * headless Chromium pages (Debian's chromium through playwright-core), each on a different server.
- * Messages must flow both ways; presence must show both users. Leaves a screenshot in docs/chat.png.
+ * Messages must flow both ways; presence must show both users; a page whose server restarts
+ * resumes its room (rfc6455.topics.v1, history in Redis). Leaves a screenshot in docs/chat.png.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -114,7 +115,7 @@ describe('chat example: two browsers on two servers behind Redis', () => {
     await rm(SCREENSHOT.replace('.png', '-b.png'));
   }, 60_000);
 
-  it('a page whose server restarts reconnects by itself, rejoins the room and sends what was typed meanwhile', async () => {
+  it('a page whose server restarts resumes its room: every message sent meanwhile shows once, in order', async () => {
     // The page reconnects to its own origin (in production, a load balancer in front of the
     // servers); here server B restarts on the same port while Redis and server A stay up.
     const alice = context.pages().find((p) => p.url().includes(`:${A.port}/`))!;
@@ -122,12 +123,25 @@ describe('chat example: two browsers on two servers behind Redis', () => {
     const port = B.port;
     await B.kill();
     await bob.waitForSelector('#status.offline', { timeout: 10_000 });
+    // Said on A while bob's page has no connection: only the room's history can bring them.
+    const meanwhile = Array.from({ length: 12 }, (_, i) => `while B was down #${i}`);
+    for (const text of meanwhile) {
+      await say(alice, text);
+      await logShows(alice, text);
+    }
     await say(bob, 'typed while my server was down');
     B = await startServer('server-B', { ...env, NAME: 'server-B', PORT: String(port) }, CHAT_SERVER, /chat on http/);
     await bob.waitForSelector('#status.online', { timeout: 15_000 });
     await logShows(alice, 'typed while my server was down');
     await say(alice, 'welcome back');
     await logShows(bob, 'welcome back');
+    await logShows(alice, 'welcome back');
     expect(await bob.textContent('#log')).toContain('reconnected');
+    // Bob's page shows what alice's shows: the same messages, each once, in the room's order.
+    const chat = async (page: Page) => (await lines(page)).filter((l) => l.includes(': '));
+    const onBob = await chat(bob);
+    expect(onBob).toEqual(await chat(alice));
+    for (const text of meanwhile) expect(onBob.filter((l) => l === `alice: ${text}via server-A`)).toHaveLength(1);
+    expect(await bob.$$eval('#log .gap', (nodes) => nodes.length)).toBe(0);
   }, 60_000);
 });

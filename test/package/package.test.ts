@@ -3,16 +3,17 @@
  * project's node_modules, then required and imported on the current Node, and type-checked from
  * a CommonJS and an ESM TypeScript project (test/types/) with `module: nodenext`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
 let project = '';
+let tarball = '';
 
 function run(command: string, args: string[], cwd: string): string {
   return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -22,7 +23,7 @@ beforeAll(() => {
   run('npm', ['run', 'build'], root);
   project = fs.mkdtempSync(path.join(os.tmpdir(), 'rfc6455-package-'));
   // --ignore-scripts: prepack would build again. The tarball holds exactly the package's `files`.
-  const tarball = run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', project], root).trim().split('\n').pop()!;
+  tarball = run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', project], root).trim().split('\n').pop()!;
   const installed = path.join(project, 'node_modules/rfc6455');
   fs.mkdirSync(installed, { recursive: true });
   run('tar', ['-xzf', path.join(project, tarball), '-C', installed, '--strip-components=1'], project);
@@ -121,4 +122,66 @@ describe('the packed package', () => {
       expect(declared, name).toBe(true);
     }
   });
+});
+
+/**
+ * The tool commands as a person runs them: `npm install` of the tarball into a fresh project (no
+ * registry needed, the package has no dependencies), then `npx rfc6455 conformance|bench` there,
+ * against an echo server started from that install. The harness and the load generator's C source
+ * must be in the package for this to work.
+ */
+describe('npx rfc6455 from a project that installed the packed tarball', () => {
+  let fresh = '';
+  let server: ChildProcess;
+  let url = '';
+
+  beforeAll(async () => {
+    fresh = fs.mkdtempSync(path.join(os.tmpdir(), 'rfc6455-npx-'));
+    fs.writeFileSync(path.join(fresh, 'package.json'), '{ "name": "tries-rfc6455", "private": true }\n');
+    run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(project, tarball)], fresh);
+    // The bin link npx would run, started directly: stopping npx would leave its child running.
+    server = spawn(path.join(fresh, 'node_modules/.bin/rfc6455'), ['echo', '--port', '0'], { cwd: fresh, stdio: ['ignore', 'pipe', 'inherit'] });
+    url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('npx rfc6455 echo did not start')), 30_000);
+      server.stdout!.on('data', (chunk: Buffer) => {
+        const found = /listening on (ws:\/\/\S+)/.exec(chunk.toString());
+        if (found) {
+          clearTimeout(timer);
+          resolve(found[1]);
+        }
+      });
+    });
+  }, 120_000);
+
+  afterAll(() => {
+    server?.kill();
+    fs.rmSync(fresh, { recursive: true, force: true });
+  });
+
+  it('ships the harness and the C source, and nothing from autobahn/ or the rest of bench/', () => {
+    const files = run('find', ['.', '-type', 'f'], path.join(fresh, 'node_modules/rfc6455')).split('\n');
+    expect(files).toEqual(expect.arrayContaining(['./dist/cli/conformance/suite.js', './dist/cli/bench/loadgen-c.js', './bench/echo/loadgen.c']));
+    expect(files.filter((file) => file.startsWith('./autobahn') || (file.startsWith('./bench/') && !/^\.\/bench\/(echo\/loadgen\.c|results\/.*\.svg)$/.test(file)))).toEqual([]);
+  });
+
+  it('npx rfc6455 bench', () => {
+    const out = JSON.parse(run('npx', ['rfc6455', 'bench', url, '--conns', '2', '--duration', '0.5', '--warmup', '0.1', '--json'], fresh));
+    expect(out.tool).toBe('rfc6455 bench');
+    expect(out.endpoints[0].median.count).toBeGreaterThan(0);
+    expect(out.endpoints[0].median.errors).toBe(0);
+  }, 60_000);
+
+  it('npx rfc6455 conformance', (ctx) => {
+    let output: string;
+    try {
+      output = run('npx', ['rfc6455', 'conformance', url, '--cases', '1.1.1,1.1.2'], fresh);
+    } catch (error) {
+      const stderr = String((error as { stderr?: string }).stderr);
+      // A machine with neither Python 2.7 nor Docker: the one-line answer is the expected one.
+      if (process.env.CI !== 'true' && /is not installed and cannot be/.test(stderr)) return ctx.skip();
+      throw new Error(stderr);
+    }
+    expect(output).toMatch(/\| 1\.\* framing \| 2 \| 0 \| 0 \| 0 \| 0 \|/);
+    expect(output).toContain('conformance: every case OK');
+  }, 300_000);
 });

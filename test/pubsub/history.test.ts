@@ -203,6 +203,73 @@ describe('resumable topics over a LocalBroker', () => {
     expect(infos).toEqual([true, false]);
   });
 
+  it('publishes racing resumes, 300 rounds: each resuming client gets every offset after its position once', async () => {
+    const broker = new LocalBroker();
+    const a = await start({ broker, history: { size: 10_000 } });
+    const b = await start({ broker, history: { size: 10_000 } });
+    const watcher = probe(a.url);
+    await subscribed(watcher, 'race');
+    let published = 0;
+    for (let round = 0; round < 300; round++) {
+      const since = watcher.rws.position('race');
+      const p = probe(b.url);
+      p.rws.subscribe('race', since);
+      // One publish per turn of the event loop while the subscribe travels, is authorized and
+      // reads history: some land before the read, some during the hand-over, some after.
+      for (let i = 0; i < 8; i++) {
+        a.server.publish('race', `r${round}-${i}`);
+        published++;
+        await new Promise((r) => setImmediate(r));
+      }
+      const last = published;
+      await waitFor(() => p.got.length > 0 && p.got.at(-1)!.offset === last, `round ${round}: up to offset ${last}`);
+      expect(p.offsets('race')).toEqual(range((since?.offset ?? 0) + 1, last));
+      expect(p.gaps).toEqual([]);
+      p.rws.close();
+      probes.splice(probes.indexOf(p), 1);
+    }
+    await waitFor(() => watcher.got.length === published, 'the watcher');
+    expect(watcher.offsets('race')).toEqual(range(1, published));
+  }, 60_000);
+
+  it('clients resuming at once share history reads, and each gets exactly what it missed', async () => {
+    // A LocalBroker whose reads take 200 ms (a remote store) and are counted.
+    let reads = 0;
+    class SlowStore extends LocalBroker {
+      override connect(sink: Parameters<LocalBroker['connect']>[0]) {
+        const link = super.connect(sink);
+        const read = link.read!.bind(link);
+        link.read = async (...args) => {
+          reads++;
+          await new Promise((r) => setTimeout(r, 200));
+          return read(...args);
+        };
+        return link;
+      }
+    }
+    const s = await start({ broker: new SlowStore(), history: { size: 1000 } });
+    const first = probe(s.url);
+    await subscribed(first, 'wave');
+    for (const i of range(1, 60)) s.server.publish('wave', `w${i}`);
+    await waitFor(() => first.got.length === 60, 'sixty');
+    const epoch = first.got[0].epoch!;
+    reads = 0;
+    // Forty clients from forty positions, all at once; more is published while they resume.
+    const clients = range(1, 40).map((n) => {
+      const p = probe(s.url);
+      p.rws.subscribe('wave', { offset: n, epoch });
+      return { p, from: n };
+    });
+    for (const i of range(61, 70)) s.server.publish('wave', `w${i}`);
+    await waitFor(() => clients.every(({ p }) => p.got.at(-1)?.offset === 70), 'every client up to offset 70', 15_000);
+    for (const { p, from } of clients) {
+      expect(p.offsets('wave')).toEqual(range(from + 1, 70));
+      expect(p.texts('wave')).toEqual(range(from + 1, 70).map((i) => `w${i}`));
+      expect(p.gaps).toEqual([]);
+    }
+    expect(reads).toBeLessThan(20);
+  });
+
   it('publish on a history topic reports its position, and throws once the server is closed', async () => {
     const s = await start();
     const positions: Position[] = [];

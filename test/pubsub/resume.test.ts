@@ -168,12 +168,12 @@ describe('resumable topics through Redis Streams', () => {
     expect(p.refused).toEqual(['private:x forbidden']);
   });
 
-  it('a publish racing a resume: no loss, no duplicate (40 rounds)', async () => {
+  it('a publish racing a resume: no loss, no duplicate (150 rounds)', async () => {
     const onB = await commander(B);
     const watcher = probe([C.url]);
     await subscribed(watcher, 'race');
     let published = 0;
-    for (let round = 0; round < 40; round++) {
+    for (let round = 0; round < 150; round++) {
       const since = watcher.rws.position('race');
       // The burst is in flight on B while the new client's subscribe reads history on A.
       const burst = onB.publish('race', `r${round}-`, 25);
@@ -250,17 +250,31 @@ describe('resumable topics through Redis Streams', () => {
     const ring = (first: ServerProcess) => [first, ...[A, B, C].filter((s) => s !== first)].map((s) => s.url);
     const clients = [A, B, C].flatMap((s) => [probe(ring(s)), probe(ring(s)), probe(ring(s))]);
     await Promise.all(clients.map((p) => subscribed(p, 'failover')));
+    const onC = clients.slice(6);
     const [onA, onB] = await Promise.all([commander(A), commander(B)]);
     const texts = new Set<string>();
-    for (let batch = 0; batch < 20; batch++) {
-      const acks = await Promise.all([onA.publish('failover', `a${batch}-`, 15), onB.publish('failover', `b${batch}-`, 15)]);
-      for (const ack of acks) expect(ack.stored).toBe(15);
-      for (let i = 0; i < 15; i++) texts.add(`a${batch}-${i}`).add(`b${batch}-${i}`);
-      if (batch === 6) await C.kill();
-    }
-    await waitFor(() => clients.every((p) => p.got.length >= 600), 'all 600 on every client', 30_000);
+    const BATCHES = 60;
+    const PER = 10;
+    // Two publishers streaming without pause while C dies: messages are in flight to C's
+    // clients (on C's sockets, in Redis, in C's feed) at the moment of the kill.
+    const stream = async (publisher: typeof onA, name: string) => {
+      for (let batch = 0; batch < BATCHES; batch++) {
+        const ack = await publisher.publish('failover', `${name}${batch}-`, PER);
+        expect(ack.stored).toBe(PER);
+        for (let i = 0; i < PER; i++) texts.add(`${name}${batch}-${i}`);
+      }
+    };
+    const streams = Promise.all([stream(onA, 'a'), stream(onB, 'b')]);
+    const total = 2 * BATCHES * PER;
+    await waitFor(() => onC.every((p) => p.got.length >= 100), "C's clients in the stream", 20_000);
+    await C.kill();
+    const atKill = onC.map((p) => p.got.length);
+    await streams;
+    // The kill was mid-stream: C's clients had part of it, not all.
+    expect(atKill.every((n) => n < total)).toBe(true);
+    await waitFor(() => clients.every((p) => p.got.length >= total), `all ${total} on every client`, 30_000);
     for (const p of clients) expectExactlyOnce(p, 'failover', texts);
     // C's three clients went elsewhere.
-    expect(clients.slice(6).every((p) => p.connections === 2)).toBe(true);
-  }, 40_000);
+    expect(onC.every((p) => p.connections === 2)).toBe(true);
+  }, 60_000);
 });

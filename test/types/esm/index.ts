@@ -57,3 +57,8 @@ class Tagged extends WebSocket {
 const tagged = new WebSocketServer({ noServer: true, WebSocket: Tagged });
 tagged.on('connection', (ws) => ws.tag.toUpperCase());
 tagged.on('headers', (headers: string[], req) => headers.push(`X-Path: ${req.url}`));
+
+// The ws idiom of a promise resolved by a no-argument event, with and without a type argument.
+void new Promise((resolve) => client.once('open', resolve));
+void new Promise((resolve) => wss.once('listening', resolve));
+void new Promise<void>((resolve) => wss.once('close', resolve));

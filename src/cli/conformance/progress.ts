@@ -10,23 +10,30 @@ export function progressPrinter(label: string): (n: number, total: number | null
   const started = Date.now();
   let lastSection = '';
   return (n, total, id) => {
-    const elapsed = ((Date.now() - started) / 1000).toFixed(0);
-    const line = `${label}: case ${n}${total ? ` of ${total}` : ''}${id ? ` (${id})` : ''}, elapsed ${elapsed}s`;
-    if (process.stdout.isTTY) {
+    const seconds = (Date.now() - started) / 1000;
+    // The ETA assumes the cases left take as long as those done: the compression sections are slower.
+    const eta = total && n > 1 ? `, ETA ${formatSeconds((seconds / (n - 1)) * (total - n + 1))}` : '';
+    const line = `${label}: case ${n}${total ? ` of ${total}` : ''}${id ? ` (${id})` : ''}, elapsed ${formatSeconds(seconds)}${eta}`;
+    if (process.stderr.isTTY) {
       latest.set(label, line);
-      process.stdout.write(`\r${[...latest.values()].join('  |  ')}\x1b[K`);
+      process.stderr.write(`\r${[...latest.values()].join('  |  ')}\x1b[K`);
       open = true;
       return;
     }
     const section = id?.split('.')[0] ?? '';
-    if (n === 1 || n % 25 === 0 || n === total || section !== lastSection) console.log(line);
+    if (n === 1 || n % 25 === 0 || n === total || section !== lastSection) console.error(line);
     lastSection = section;
   };
 }
 
+function formatSeconds(seconds: number): string {
+  const s = Math.round(seconds);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
 /** Ends the status line so what follows starts on a line of its own (the next update redraws it). */
 export function progressDone(): void {
-  if (open) process.stdout.write('\n');
+  if (open) process.stderr.write('\n');
   open = false;
 }
 

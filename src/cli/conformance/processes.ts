@@ -11,10 +11,15 @@ const children = new Set<ChildProcess>();
 /** Children stopped on purpose, so their exit is not reported as a crash. */
 const stopping = new Set<ChildProcess>();
 
-export function start(command: string, args: string[], label: string, cwd: string): ChildProcess {
-  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function start(command: string, args: string[], label: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
+  child.on('error', (error) => {
+    children.delete(child);
+    progressDone();
+    console.error(`[${label}] ${error.message}`);
+  });
   createInterface({ input: child.stderr! }).on('line', (line) => {
     progressDone();
     console.error(`[${label}] ${line}`);
@@ -39,6 +44,8 @@ export function exited(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve(child.exitCode);
     child.once('exit', (code) => resolve(code ?? 1));
+    // A command that cannot be started (ENOENT) never exits.
+    child.once('error', () => resolve(127));
   });
 }
 

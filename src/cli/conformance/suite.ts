@@ -1,26 +1,22 @@
 /**
- * Finds the Autobahn|Testsuite, in this order: `wstest` on PATH; a local install under
- * autobahn/.wstest/ (made here once, with Python 2.7 from PyPI, the way the suite's own Dockerfile
- * pins it); the crossbario/autobahn-testsuite Docker image where a Docker engine answers.
+ * Finds the Autobahn|Testsuite, in this order: `wstest` on PATH; a local install in the cache folder
+ * (`~/.cache/rfc6455/wstest`, made here once with Python 2.7 from PyPI, the way the suite's own
+ * Dockerfile pins it); the crossbario/autobahn-testsuite Docker image where a Docker engine answers.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-export const here = fileURLToPath(new URL('.', import.meta.url));
-const installDir = join(here, '.wstest');
-const venv = join(installDir, 'venv');
-const marker = join(installDir, 'installed');
+import { cacheDir } from '../cache.js';
+import { CliError } from '../probe.js';
 
 export interface Suite {
   /** How it was found, for the log. */
   source: string;
-  /** argv prefix that runs wstest; configs and reports are mounted at `root` for Docker. */
-  command: string[];
-  /** The path under which the suite sees the autobahn/ folder. */
-  root: string;
+  /** argv prefix that runs wstest with `dir` (configs, reports) visible to it (Docker mounts it). */
+  command(dir: string): string[];
+  /** The path under which the suite sees `dir`. */
+  seen(dir: string, path: string): string;
   /** A Python that can import the suite, to count cases; null under Docker. */
   python: string | null;
 }
@@ -69,17 +65,17 @@ const PINS = STEPS.flatMap((step) => step.packages).join(' ');
 /** Runs one install step quietly; on failure shows its output, which says what was missing. */
 function step(title: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   const started = Date.now();
-  process.stdout.write(`  ${title} … `);
+  process.stderr.write(`  ${title} … `);
   const result = spawnSync(command, args, { encoding: 'utf8', env: { ...env, PIP_NO_PYTHON_VERSION_WARNING: '1' } });
   if (result.status !== 0) {
-    console.log('failed');
+    console.error('failed');
     console.error(`${result.stdout ?? ''}${result.stderr ?? ''}`.split('\n').slice(-40).join('\n'));
-    throw new Error(
+    throw new CliError(
       `installing the Autobahn|Testsuite failed at "${title}": Twisted and the suite build C extensions, so gcc and ` +
         'the Python 2.7 headers must be present (pyenv builds include them); see the output above',
     );
   }
-  console.log(`${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.error(`${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
 /**
@@ -93,13 +89,13 @@ function ensureCompiler(): void {
     step('apt-get install gcc libc6-dev (CI)', 'sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev']);
     return;
   }
-  throw new Error('installing the Autobahn|Testsuite needs a C compiler for its Python 2.7 extensions: install gcc (apt-get install gcc) and rerun');
+  throw new CliError('installing the Autobahn|Testsuite needs a C compiler for its Python 2.7 extensions: install gcc (apt-get install gcc) and rerun');
 }
 
-/** Installs the suite into autobahn/.wstest/venv with the versions its Dockerfile uses. */
-function install(python: string): void {
+/** Installs the suite into the cache's wstest/venv with the versions its Dockerfile uses. */
+function install(python: string, installDir: string, venv: string, marker: string): void {
   ensureCompiler();
-  console.log(`installing the Autobahn|Testsuite with ${python} into ${venv} (once; one to four minutes)`);
+  console.error(`installing the Autobahn|Testsuite with ${python} into ${venv} (once; one to four minutes)`);
   rmSync(installDir, { recursive: true, force: true });
   mkdirSync(installDir, { recursive: true });
   // Python 2.7 has no venv module, and virtualenv 20.22 dropped 2.7: an older one, in a folder of
@@ -119,41 +115,77 @@ function dockerAnswers(): boolean {
   return onPath('docker') !== null && spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0;
 }
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Two runs on a machine without the suite (two test files, two terminals) must not install into
+ * the same folder at once: the first takes the lock (a folder: mkdir is atomic), the others wait
+ * for it and then use what it installed. A lock older than the slowest install is a run that died.
+ */
+function withInstallLock(lock: string, ready: () => boolean, install: () => void): void {
+  const STALE_MS = 15 * 60_000;
+  let waiting = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      let age = 0;
+      try {
+        age = Date.now() - statSync(lock).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (age > STALE_MS) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (!waiting) console.error(`another run is installing the Autobahn|Testsuite (${lock} exists); waiting for it`);
+      waiting = true;
+      Atomics.wait(sleeper, 0, 0, 1000);
+    }
+  }
+  try {
+    if (!ready()) install();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+const asIs = (_dir: string, path: string) => path;
+
 export function findSuite(): Suite {
   const global = onPath('wstest');
-  if (global) return { source: `wstest on PATH (${global})`, command: [global], root: here, python: null };
+  if (global) return { source: `wstest on PATH (${global})`, command: () => [global], seen: asIs, python: null };
+  const installDir = cacheDir('wstest');
+  const venv = join(installDir, 'venv');
+  const marker = join(installDir, 'installed');
   const local = join(venv, 'bin/wstest');
-  if (existsSync(local) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === PINS) {
-    return { source: `local install (${venv})`, command: [local], root: here, python: join(venv, 'bin/python') };
-  }
+  const installed: Suite = { source: `local install (${venv})`, command: () => [local], seen: asIs, python: join(venv, 'bin/python') };
+  if (existsSync(local) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === PINS) return installed;
   const python = python27();
   if (python) {
-    install(python);
-    return { source: `local install (${venv})`, command: [local], root: here, python: join(venv, 'bin/python') };
+    const ready = () => existsSync(local) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === PINS;
+    withInstallLock(`${installDir}.lock`, ready, () => install(python, installDir, venv, marker));
+    return installed;
   }
   if (dockerAnswers()) {
     return {
       source: 'Docker image crossbario/autobahn-testsuite',
       // --init: wstest as PID 1 would get no default signal handling, and stopping it would hang.
-      command: ['docker', 'run', '--rm', '--init', '--net=host', '-v', `${here}:/autobahn`, 'crossbario/autobahn-testsuite', 'wstest'],
-      root: '/autobahn/',
+      command: (dir) => ['docker', 'run', '--rm', '--init', '--net=host', '-v', `${dir}:/autobahn`, 'crossbario/autobahn-testsuite', 'wstest'],
+      seen: (dir, path) => join('/autobahn', path.slice(dir.length)),
       python: null,
     };
   }
-  throw new Error(
-    'Autobahn|Testsuite not found: install Python 2.7 (`pyenv install 2.7.18`, or python2.7 on PATH) and rerun, or put `wstest` on PATH, or start a Docker engine.',
+  throw new CliError(
+    'the Autobahn|Testsuite is not installed and cannot be: install Python 2.7 (`pyenv install 2.7.18`, or python2.7 on PATH) and a C compiler, or put `wstest` on PATH, or start a Docker engine, then rerun',
   );
 }
 
 /** How many cases a config selects, from the suite's own case list (null if it cannot be asked). */
 export function countCases(suite: Suite, config: string): number | null {
   return suite.python ? count(suite.python, config) : null;
-}
-
-/** The same, with the local install if there is one, for re-reading reports without a run. */
-export function countLocally(config: string): number | null {
-  const python = join(venv, 'bin/python');
-  return existsSync(python) ? count(python, config) : null;
 }
 
 function count(python: string, config: string): number | null {

@@ -1,14 +1,13 @@
 /**
  * Reads the suite's index.json for each direction and says, at a glance, how each section did:
  * a table of behaviours per section, then every case that is not OK with the suite's own words.
- * Run on its own (`npx tsx autobahn/summary.ts [server|client]`) it re-reads the last reports and
- * exits non-zero if anything failed or fell short outside the exclusions, as run.ts does.
+ * A case counts as a failure when it is FAILED, NON-STRICT or UNIMPLEMENTED (the last two allowed
+ * for excluded patterns), when its closing behaviour is not OK, or when fewer cases have a result
+ * than were selected (the run stopped early).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { EXCLUDED, matches } from './exclusions.js';
-import { countLocally } from './wstest.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { matches } from './cases.js';
 
 export const BEHAVIOURS = ['OK', 'NON-STRICT', 'INFORMATIONAL', 'UNIMPLEMENTED', 'FAILED'] as const;
 const SECTIONS: Record<string, string> = {
@@ -61,11 +60,11 @@ function compareIds(a: string, b: string): number {
   return 0;
 }
 
-export function summarize(direction: string, outdir: string, excluded: readonly string[], expected: number | null = null): DirectionSummary | null {
+export function summarize(direction: string, outdir: string, excluded: readonly string[], expected: number | null = null, agent?: string): DirectionSummary | null {
   const index = join(outdir, 'index.json');
   if (!existsSync(index)) return null;
   const agents = JSON.parse(readFileSync(index, 'utf8')) as Record<string, Record<string, CaseResult>>;
-  const results = agents.rfc6455 ?? Object.values(agents)[0] ?? {};
+  const results = (agent ? agents[agent] : undefined) ?? Object.values(agents)[0] ?? {};
   const table: Record<string, Record<string, number>> = {};
   const findings: Finding[] = [];
   let durationMs = 0;
@@ -137,52 +136,38 @@ export function toMarkdown(summaries: DirectionSummary[]): string {
 }
 
 export interface Direction {
+  /** Title of its table, e.g. "ws://127.0.0.1:9001 as server". */
   name: string;
-  /** Folder under the reports root: the suite's outdir for this direction. */
-  dir: string;
+  /** The suite's outdir for this direction. */
+  outdir: string;
+  /** The agent name the results are filed under. */
+  agent: string;
   /** How many cases the run selected, when known: fewer results means the run stopped early. */
   expected?: number | null;
 }
 
-export const DIRECTIONS: Record<'server' | 'client', Direction> = {
-  server: { name: 'rfc6455 as server', dir: 'server' },
-  client: { name: 'rfc6455 as client', dir: 'client' },
-};
+export interface Report {
+  summaries: DirectionSummary[];
+  failures: number;
+  markdown: string;
+  /** Directions with no index.json at all. */
+  missing: string[];
+}
 
-/** Prints and writes the summaries; returns how many cases count as failures. */
-export function report(reportsRoot: string, directions: readonly Direction[], excluded: readonly string[] = EXCLUDED): number {
+/** The summaries of the directions that ran, and how many cases count as failures. */
+export function report(directions: readonly Direction[], excluded: readonly string[]): Report {
   const summaries: DirectionSummary[] = [];
+  const missing: string[] = [];
   let failures = 0;
-  for (const { name, dir, expected } of directions) {
-    const summary = summarize(name, join(reportsRoot, dir), excluded, expected ?? null);
+  for (const { name, outdir, agent, expected } of directions) {
+    const summary = summarize(name, outdir, excluded, expected ?? null, agent);
     if (!summary) {
-      console.error(`no results for ${name} (${join(reportsRoot, dir, 'index.json')} is missing)`);
+      missing.push(`no results for ${name} (${join(outdir, 'index.json')} is missing)`);
       failures++;
       continue;
     }
     summaries.push(summary);
     failures += summary.failures;
   }
-  const markdown = toMarkdown(summaries);
-  console.log('\n' + markdown);
-  writeFileSync(join(reportsRoot, 'summary.md'), markdown + '\n');
-  writeFileSync(join(reportsRoot, 'summary.json'), JSON.stringify(summaries, null, 2) + '\n');
-  console.log(failures === 0 ? 'conformance: every case OK' : `conformance: ${failures} problem(s), listed above`);
-  return failures;
-}
-
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const which = process.argv.slice(2);
-  const wanted = which.length === 0 ? ['server', 'client'] : which;
-  if (!wanted.every((w) => w === 'server' || w === 'client')) {
-    console.error('usage: npx tsx autobahn/summary.ts [server|client]');
-    process.exit(2);
-  }
-  const root = join(fileURLToPath(new URL('.', import.meta.url)), 'reports');
-  const directions = wanted.map((w) => {
-    const direction = DIRECTIONS[w as 'server' | 'client'];
-    const config = join(root, `${w}-${w === 'server' ? 'fuzzingclient' : 'fuzzingserver'}.json`);
-    return { ...direction, expected: existsSync(config) ? countLocally(config) : null };
-  });
-  process.exit(report(root, directions) === 0 ? 0 : 1);
+  return { summaries, failures, markdown: toMarkdown(summaries), missing };
 }
