@@ -33,7 +33,6 @@ export {
   type CloseOptions,
   type WebSocketServerEventMap,
   type HandshakeRequestError,
-  type ServerRequest,
 } from './node/server.js';
 export type { OriginRule } from './node/origins.js';
 export { connect } from './node/connect.js';
