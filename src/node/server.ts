@@ -86,6 +86,11 @@ export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = W
   autoPong?: boolean;
   /** The class accepted connections are made of: a subclass of WebSocket (default WebSocket). */
   WebSocket?: new () => W;
+  /**
+   * False: connections stay on the documented stream path even where the raw fast path could run
+   * (README "I/O paths"); `RFC6455_FAST_PATH=0` does the same for the whole process.
+   */
+  fastPath?: boolean;
   /** Most open connections; more are refused with 503. */
   maxConnections?: number;
   /** Most open connections from one client address; more are refused with 429. */
@@ -398,7 +403,7 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     ws.user = user;
     ws.setUrl(req.url ?? '/');
     const connection = this.options.autoPong === false ? { ...accepted.connection, autoPong: false } : accepted.connection;
-    ws.attach(socket, 'server', connection, { closeTimeout: this.options.closeTimeout, policies: this.policies });
+    ws.attach(socket, 'server', connection, { closeTimeout: this.options.closeTimeout, policies: this.policies, fastPath: this.options.fastPath });
     if (this.options.maxConnectionsPerIp !== undefined) {
       ws.peerAddress = clientAddress(req);
       this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);
