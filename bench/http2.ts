@@ -1,6 +1,6 @@
 /**
  * WebSockets over HTTP/2 (RFC 8441) against WebSockets over HTTP/1.1, same server, same run:
- * `npm run build && node --import tsx bench/http2.ts [--reps 3] [--duration 3]`.
+ * `npm run build && node --import tsx bench/http2.ts [--reps 3] [--duration 3] [--only echo|open]`.
  *
  * One server process (the standalone TLS WebSocketServer from dist/, both protocols on its port)
  * pinned to core 0 with taskset, one load process (our client from dist/, `http2: true` or not)
@@ -116,15 +116,17 @@ function pinned(core: number, args: string[]): ChildProcess {
 function line(child: ChildProcess, prefix: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
     let text = '';
+    const onExit = (code: number | null) => reject(new Error(`exited ${code} before "${prefix}": ${text}`));
     const onData = (chunk: Buffer) => {
       text += chunk;
       const found = text.split('\n').find((l) => l === prefix || l.startsWith(prefix + ' '));
       if (found === undefined) return;
       child.stdout!.off('data', onData);
+      child.off('exit', onExit);
       resolve(found.slice(prefix.length + 1).split(' '));
     };
     child.stdout!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited ${code} before "${prefix}": ${text}`)));
+    child.once('exit', onExit);
   });
 }
 
@@ -148,8 +150,9 @@ async function main(): Promise<void> {
   };
   const results: Record<string, { h1: number[]; h2: number[] }> = {};
   const record = (name: string, mode: 'h1' | 'h2', value: number) => ((results[name] ??= { h1: [], h2: [] })[mode].push(value));
+  const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
   for (let rep = 0; rep < reps; rep++) {
-    for (const s of SCENARIOS) {
+    for (const s of only === 'open' ? [] : SCENARIOS) {
       for (const mode of ['h1', 'h2'] as const) {
         const child = pinned(1, ['load', port, mode, `${s.connections},${s.depth},${s.size},${duration}`, certDir]);
         const [rate] = await line(child, 'rate');
@@ -158,18 +161,26 @@ async function main(): Promise<void> {
         await new Promise((r) => child.once('exit', r));
       }
     }
-    for (const mode of ['h1', 'h2'] as const) {
-      await new Promise((r) => setTimeout(r, 300));
-      const [before] = await mem();
-      const child = pinned(1, ['load', port, mode, 'open', certDir]);
-      const [, rate] = await line(child, 'opened');
-      console.error(`  ${mode}: 1,000 open, ${rate} handshakes/s`);
-      const [after, , open] = await mem();
-      record('1,000 WebSockets: handshakes/s', mode, Number(rate));
-      record('1,000 WebSockets: server memory per WebSocket (bytes)', mode, (after - before) / Number(open));
+    for (const mode of only === 'echo' ? [] : (['h1', 'h2'] as const)) {
+      // A fresh server for each: its memory before any connection is the baseline.
+      const fresh = pinned(0, ['server', certDir]);
+      const [freshPort] = await line(fresh, 'port');
+      const measure = async () => {
+        fresh.stdin!.write('mem\n');
+        return (await line(fresh, 'mem')).map(Number);
+      };
+      const [before] = await measure();
+      const child = pinned(1, ['load', freshPort, mode, 'open', certDir]);
+      const [n, rate] = await line(child, 'opened');
+      const [open, , count] = await measure();
       child.stdin!.write('go\n');
       await line(child, 'closed');
-      child.kill();
+      fresh.kill();
+      if (count !== Number(n)) throw new Error(`the server had ${count} WebSockets, not ${n}`);
+      const each = (open - before) / Number(n);
+      console.error(`  ${mode}: 1,000 open, ${rate} handshakes/s, ${each.toFixed(0)} bytes each`);
+      record('1,000 WebSockets: handshakes/s', mode, Number(rate));
+      record('1,000 WebSockets: server memory per WebSocket (bytes, heap + external after GC)', mode, each);
     }
     console.error(`repetition ${rep + 1}/${reps} done`);
   }
