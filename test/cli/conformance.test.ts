@@ -4,7 +4,7 @@
  * exit 1), our client through --client, and the one-line errors. The full suite runs in CI once,
  * through `npm run autobahn`, which is the same code with our own testees.
  */
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,12 @@ beforeAll(() => {
   }
 }, 300_000);
 
-const work = () => mkdtempSync(join(tmpdir(), 'rfc6455-conformance-test-'));
+/** A temp folder for a test's reports, removed after it. */
+function work(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rfc6455-conformance-test-'));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 interface Summary {
   direction: string;
