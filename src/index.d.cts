@@ -50,7 +50,6 @@ declare namespace WebSocket {
   type ServerRequest = server.ServerRequest;
   type CloseOptions = server.CloseOptions;
   type HandshakeRequestError = server.HandshakeRequestError;
-  type ServerRequest = server.ServerRequest;
   type OriginRule = origins.OriginRule;
   type ClientOptions = client.ClientOptions;
   type HandshakeError = errors.HandshakeError;
