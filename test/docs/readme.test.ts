@@ -63,7 +63,11 @@ beforeAll(async () => {
   const installed = path.join(project, 'node_modules/rfc6455');
   fs.mkdirSync(installed, { recursive: true });
   fs.copyFileSync(path.join(root, 'package.json'), path.join(installed, 'package.json'));
-  execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(installed, 'dist')], { cwd: root, stdio: 'pipe' });
+  try {
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(installed, 'dist')], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(`The package does not build, so no README block can run:\n${(error as { stdout?: string }).stdout ?? error}`);
+  }
   fs.copyFileSync(path.join(root, 'src/index.d.cts'), path.join(installed, 'dist/index.d.cts'));
 
   echo = new WebSocketServer({ port: 0, host: '127.0.0.1' });
@@ -164,6 +168,14 @@ describe('README.md code blocks', () => {
     const sections = [...headingAnchors(markdown.split('\n').filter((line) => /^## /.test(line)).join('\n'))].filter((anchor) => anchor !== 'contents');
     expect(sections.length).toBeGreaterThan(10);
     expect(sections.filter((anchor) => !contents.includes(`](#${anchor})`))).toEqual([]);
+  });
+
+  it('names only npm scripts that package.json has', () => {
+    const markdown = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const { scripts } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const named = [...markdown.matchAll(/\bnpm run ([\w:-]+)/g)].map((match) => match[1]);
+    expect(named.length).toBeGreaterThan(3);
+    expect(named.filter((name) => !(name in scripts))).toEqual([]);
   });
 
   it('links and images to files of the repository name files that exist', () => {
