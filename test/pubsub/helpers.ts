@@ -103,7 +103,8 @@ export async function startServer(name: string, env: Record<string, string>, scr
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await waitForOutput(child, ready, 20_000, `server ${name}`);
+  // Generous: tsx compiles the fixture first, and a loaded machine (CI, parallel suites) is slow at it.
+  await waitForOutput(child, ready, 45_000, `server ${name}`);
   return { name, port, url: `ws://127.0.0.1:${port}`, child, output: () => output, kill: () => killProcess(child) };
 }
 
