@@ -47,6 +47,7 @@ declare namespace WebSocket {
   type ListenerOptions = websocket.ListenerOptions;
   type SendCallback = websocket.SendCallback;
   type VerifyInfo = server.VerifyInfo;
+  type ServerRequest = server.ServerRequest;
   type CloseOptions = server.CloseOptions;
   type HandshakeRequestError = server.HandshakeRequestError;
   type OriginRule = origins.OriginRule;

@@ -29,6 +29,7 @@ export {
   WebSocketServer,
   type ServerOptions,
   type VerifyInfo,
+  type ServerRequest,
   type CloseOptions,
   type WebSocketServerEventMap,
   type HandshakeRequestError,
