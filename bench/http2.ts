@@ -76,8 +76,11 @@ async function load(port: number, mode: 'h1' | 'h2', what: string, certDir: stri
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     console.log(`opened ${n} ${(n / seconds).toFixed(0)}`);
     await new Promise((resolve) => process.stdin.once('data', resolve));
-    await Promise.all(sockets.map((ws) => new Promise((resolve) => (ws.once('close', resolve), ws.close()))));
-    return void console.log('closed');
+    let open = sockets.length;
+    const report = setInterval(() => console.error(`  ${open} still closing`), 5000);
+    await Promise.all(sockets.map((ws) => new Promise((resolve) => (ws.once('close', () => resolve(open--)), ws.close()))));
+    clearInterval(report);
+    return void process.stdout.write('closed\n', () => process.exit(0));
   }
   const [connections, depth, size, seconds] = what.split(',').map(Number);
   const payload = Buffer.alloc(size, 0x61);
@@ -115,8 +118,8 @@ function line(child: ChildProcess, prefix: string): Promise<string[]> {
     let text = '';
     const onData = (chunk: Buffer) => {
       text += chunk;
-      const found = text.split('\n').find((l) => l.startsWith(prefix + ' '));
-      if (!found) return;
+      const found = text.split('\n').find((l) => l === prefix || l.startsWith(prefix + ' '));
+      if (found === undefined) return;
       child.stdout!.off('data', onData);
       resolve(found.slice(prefix.length + 1).split(' '));
     };
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
   const certDir = mkdtempSync(join(tmpdir(), 'rfc6455-bench-h2-'));
   spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { cwd: certDir, stdio: 'ignore' });
   const srv = pinned(0, ['server', certDir]);
+  process.once('exit', () => srv.kill());
   const [port] = await line(srv, 'port');
   const mem = async () => {
     srv.stdin!.write('mem\n');
@@ -150,6 +154,7 @@ async function main(): Promise<void> {
         const child = pinned(1, ['load', port, mode, `${s.connections},${s.depth},${s.size},${duration}`, certDir]);
         const [rate] = await line(child, 'rate');
         record(`${s.name}: messages/s`, mode, Number(rate));
+        console.error(`  ${mode} ${s.name}: ${rate} messages/s`);
         await new Promise((r) => child.once('exit', r));
       }
     }
@@ -158,6 +163,7 @@ async function main(): Promise<void> {
       const [before] = await mem();
       const child = pinned(1, ['load', port, mode, 'open', certDir]);
       const [, rate] = await line(child, 'opened');
+      console.error(`  ${mode}: 1,000 open, ${rate} handshakes/s`);
       const [after, , open] = await mem();
       record('1,000 WebSockets: handshakes/s', mode, Number(rate));
       record('1,000 WebSockets: server memory per WebSocket (bytes)', mode, (after - before) / Number(open));
@@ -181,4 +187,8 @@ async function main(): Promise<void> {
 const [role, ...rest] = argv;
 if (role === 'server') void server(rest[0]);
 else if (role === 'load') void load(Number(rest[0]), rest[1] as 'h1' | 'h2', rest[2], rest[3]);
-else void main();
+else
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });

@@ -1,22 +1,21 @@
 /**
- * `send(blob)`: a Blob's bytes can only be read asynchronously, yet messages must leave in the
- * order `send()` was called. So from a Blob on, every send waits here, in order, until the Blobs
- * before it are read; then the queue is gone and sends go straight out again.
+ * `send(blob)`, `ping(blob)`: a Blob's bytes can only be read asynchronously, yet frames must leave
+ * in the order the calls were made. So from a Blob on, every send, ping, pong and the close wait
+ * here, in order, until the Blobs before them are read; then the queue is gone and calls go straight
+ * out again. (Only connections that send Blobs ever have one.)
  */
-import type { SendCallback } from './websocket.js';
-
 export interface BlobSink {
-  /** @internal Sends bytes as `send()` would have. */
-  sendPart(data: Uint8Array, isBinary: boolean, fin: boolean, callback: SendCallback | undefined): boolean;
-  /** @internal The queue emptied: sends go out directly again. */
+  /** @internal The queue emptied: calls go out directly again. */
   blobSendsDone(): void;
 }
 
 interface Pending {
+  /** A Blob to read first, or the bytes themselves. */
   data: Uint8Array | Blob;
-  isBinary: boolean;
-  fin: boolean;
-  callback: SendCallback | undefined;
+  /** Sends the bytes (or, for a queued close, does it). */
+  run: (bytes: Uint8Array) => void;
+  /** The Blob could not be read. */
+  fail: ((error: Error) => void) | undefined;
 }
 
 export class BlobSends {
@@ -27,8 +26,8 @@ export class BlobSends {
 
   constructor(private readonly sink: BlobSink) {}
 
-  push(data: Uint8Array | Blob, isBinary: boolean, fin: boolean, callback: SendCallback | undefined): void {
-    this.items.push({ data, isBinary, fin, callback });
+  push(data: Uint8Array | Blob, run: (bytes: Uint8Array) => void, fail?: (error: Error) => void): void {
+    this.items.push({ data, run, fail });
     this.bytes += size(data);
     if (!this.running) void this.run();
   }
@@ -41,14 +40,14 @@ export class BlobSends {
         try {
           bytes = new Uint8Array(await item.data.arrayBuffer());
         } catch (error) {
-          // This message cannot be sent; the ones after it still can.
+          // This one cannot be sent: the sink decides what becomes of the connection.
           this.bytes -= item.data.size;
-          item.callback?.(error as Error);
+          item.fail?.(error as Error);
           continue;
         }
       } else bytes = item.data;
       this.bytes -= size(item.data);
-      this.sink.sendPart(bytes, item.isBinary, item.fin, item.callback);
+      item.run(bytes);
     }
     this.running = false;
     this.sink.blobSendsDone();

@@ -51,6 +51,8 @@ export interface ClientOptions extends PolicyOptions, RequestPassThrough {
   followRedirects?: boolean;
   /** Redirects followed before failing; default 10. */
   maxRedirects?: number;
+  /** Answer the server's pings with pongs (default true). False: the app answers them, or does not. */
+  autoPong?: boolean;
   /** Only 13 (RFC 6455) is spoken; any other value throws a RangeError. */
   protocolVersion?: number;
   /**
@@ -72,7 +74,7 @@ export interface ClientOptions extends PolicyOptions, RequestPassThrough {
 const OWN_OPTIONS = new Set([
   'protocols', 'headers', 'origin', 'handshakeTimeout', 'signal', 'maxPayload', 'closeTimeout', 'streaming',
   'agent', 'perMessageDeflate', 'followRedirects', 'maxRedirects', 'protocolVersion', 'skipUTF8Validation',
-  'finishRequest', 'http2', 'heartbeat', 'idleTimeout', 'rateLimit', 'backpressure', 'auth',
+  'finishRequest', 'autoPong', 'http2', 'heartbeat', 'idleTimeout', 'rateLimit', 'backpressure', 'auth',
 ]);
 
 const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
@@ -82,9 +84,11 @@ const DEFAULT_MAX_REDIRECTS = 10;
 export function openClient(
   ws: WebSocket,
   address: string | URL,
-  protocols: string | string[] | undefined,
+  protocols: string | string[] | null | undefined,
   options: ClientOptions,
 ): void {
+  // `new WebSocket(url, null)`: no subprotocol list, and not one named "null" either (as ws).
+  if (protocols === null) throw new SyntaxError('Invalid subprotocol: null');
   if (options.protocolVersion !== undefined && options.protocolVersion !== 13) {
     throw new RangeError(`Unsupported protocol version: ${options.protocolVersion} (only 13, RFC 6455)`);
   }
@@ -97,7 +101,7 @@ export function openClient(
   };
   // Throws SyntaxError for an invalid or repeated subprotocol, before anything is sent.
   new ClientHandshake(handshakeOptions);
-  ws.url = target.url.href;
+  ws.setUrl(target.url.href);
   const http1 = () => new ClientAttempt(ws, options, handshakeOptions, target).start();
   const direct = !options.agent && !options.createConnection && !options.finishRequest && !proxyFor(target.url, options.proxy);
   if (options.http2 && target.secure && !target.socketPath && direct) return openHttp2(ws, options, handshakeOptions, target, http1);
@@ -141,7 +145,8 @@ class ClientAttempt {
       ...passThrough(this.options),
       method: 'GET',
       host: target.host,
-      port: target.port,
+      // As the URL spells it (a string), as ws passes it to createConnection; the scheme's default otherwise.
+      port: target.url.port || target.port,
       path: target.path,
       socketPath: target.socketPath,
       headers,
@@ -193,7 +198,7 @@ class ClientAttempt {
         return this.fail(error as Error);
       }
       this.target = to;
-      this.ws.url = to.url.href;
+      this.ws.setUrl(to.url.href);
       const nextAuth = credentials(to.url) ?? (sameServer(from, to) ? auth : undefined);
       return this.send(to, nextAuth, headersForRedirect(userHeaders, from, to));
     }
@@ -208,12 +213,17 @@ class ClientAttempt {
    */
   private handOver(request: http.ClientRequest, res: http.IncomingMessage): void {
     this.settle();
-    this.ws.abortHandshake = () => {
-      this.ws.readyState = this.ws.CLOSING;
+    // close()/terminate() meanwhile: 'error' (closed before it was established, as any close
+    // while connecting), then 'close'.
+    let aborted: Error | null = null;
+    this.ws.abortHandshake = (error) => {
+      aborted = error;
+      this.ws.setReadyState(this.ws.CLOSING);
       request.destroy();
+      res.destroy();
     };
     // 'close' comes after 'end' when the body is read, and also when it never will be.
-    res.once('close', () => this.ws.failHandshake(null));
+    res.once('close', () => this.ws.failHandshake(aborted));
     request.on('error', () => {});
     this.ws.emit('unexpected-response', request, res);
   }
@@ -230,9 +240,9 @@ class ClientAttempt {
     }
     this.settle();
     const ws = this.ws;
-    ws.protocol = agreed.protocol;
-    ws.extensions = agreed.extensions;
-    ws.attach(socket, 'client', agreed.connection, { closeTimeout: this.options.closeTimeout, policies: resolvePolicies(this.options, null, 'client') });
+    ws.setAgreed(agreed.protocol, agreed.extensions);
+    const connection = this.options.autoPong === false ? { ...agreed.connection, autoPong: false } : agreed.connection;
+    ws.attach(socket, 'client', connection, { closeTimeout: this.options.closeTimeout, policies: resolvePolicies(this.options, null, 'client') });
     ws.emit('open');
     ws.startReading(head);
   }
@@ -255,7 +265,7 @@ class ClientAttempt {
     const request = this.request;
     this.request = null;
     request?.destroy();
-    this.ws.readyState = this.ws.CLOSING;
+    this.ws.setReadyState(this.ws.CLOSING);
     process.nextTick(failLater, this.ws, error);
   }
 }

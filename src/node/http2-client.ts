@@ -106,6 +106,8 @@ class Http2Attempt {
   private stream: http2.ClientHttp2Stream | null = null;
   private readonly timer: NodeJS.Timeout;
   private readonly onAbort = () => this.fail(new HandshakeError('Opening handshake aborted'));
+  private readonly onStreamError = (error: NodeJS.ErrnoException) => this.fail(new HandshakeError(error.message, undefined, undefined, { code: error.code, cause: error }));
+  private readonly onStreamClose = () => this.fail(new HandshakeError(`The stream closed before the handshake completed (RST_STREAM ${this.stream?.rstCode})`));
 
   constructor(
     private readonly ws: WebSocket,
@@ -161,8 +163,8 @@ class Http2Attempt {
       return this.fail(new HandshakeError((error as Error).message, undefined, undefined, { cause: error }));
     }
     this.stream = stream;
-    stream.on('error', (error: NodeJS.ErrnoException) => this.fail(new HandshakeError(error.message, undefined, undefined, { code: error.code, cause: error })));
-    stream.once('close', () => this.fail(new HandshakeError('The stream closed before the handshake completed')));
+    stream.on('error', this.onStreamError);
+    stream.once('close', this.onStreamClose);
     stream.once('response', (responseHeaders) => this.onResponse(handshake, stream, responseHeaders));
   }
 
@@ -173,13 +175,13 @@ class Http2Attempt {
     if (!agreed.ok) return this.fail(new HandshakeError(agreed.message, status, headers));
     const entry = this.entry!;
     this.settle();
-    stream.removeAllListeners('error');
-    stream.removeAllListeners('close');
+    stream.removeListener('error', this.onStreamError);
+    stream.removeListener('close', this.onStreamClose);
     stream.once('close', () => release(entry));
     const ws = this.ws;
-    ws.protocol = agreed.protocol;
-    ws.extensions = agreed.extensions;
-    ws.attach(asWebSocketStream(stream), 'client', agreed.connection, {
+    ws.setAgreed(agreed.protocol, agreed.extensions);
+    const connection = this.options.autoPong === false ? { ...agreed.connection, autoPong: false } : agreed.connection;
+    ws.attach(asWebSocketStream(stream), 'client', connection, {
       closeTimeout: this.options.closeTimeout,
       policies: resolvePolicies(this.options, null, 'client'),
     });
@@ -208,7 +210,7 @@ class Http2Attempt {
     if (this.settled) return;
     this.settle();
     this.drop();
-    this.ws.readyState = this.ws.CLOSING;
+    this.ws.setReadyState(this.ws.CLOSING);
     process.nextTick(failLater, this.ws, error);
   }
 }

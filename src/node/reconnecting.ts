@@ -12,6 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { CloseCode } from '../protocol/constants.js';
 import type { ClientOptions } from './client.js';
+import { parseClientUrl } from './client-url.js';
 import { connect } from './connect.js';
 import { HandshakeError } from './errors.js';
 import { TOPICS_PROTOCOL, type Position } from './history.js';
@@ -404,20 +405,11 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingEventMap> {
 }
 
 /**
- * The URL rules of the client's handshake (openClient in client.ts), checked without connecting:
- * parseable, a ws/wss (or http/https) scheme, no fragment (RFC 6455 §3).
+ * The URL rules of the client's handshake, checked without connecting: the same function as
+ * openClient's (client-url.ts), so every URL a WebSocket takes (ws+unix: included) is taken here.
  */
 function checkUrl(address: string | URL): void {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    throw new SyntaxError(`Invalid URL: ${String(address)}`);
-  }
-  if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
-    throw new SyntaxError(`The URL's scheme must be ws or wss, not ${url.protocol.slice(0, -1)}`);
-  }
-  if (url.hash) throw new SyntaxError('The URL must not contain a fragment');
+  parseClientUrl(address);
 }
 
 /**

@@ -59,7 +59,7 @@ export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = W
   /** permessage-deflate (RFC 7692): off by default; `true` or options to accept clients' offers. */
   perMessageDeflate?: boolean | DeflateOptions;
   /** Picks the subprotocol from those offered; false for none. Default: the first one offered. */
-  handleProtocols?(protocols: Set<string>, req: ServerRequest): string | false;
+  handleProtocols?(protocols: Set<string>, req: ServerRequest): string | false | null | undefined | void;
   /**
    * Accepts or refuses a handshake before the upgrade: return a boolean (or a promise of one), or
    * take a callback `(result, code, message, headers)` as the `ws` package does. Refusal is a 401,
@@ -86,6 +86,11 @@ export interface ServerOptions<User = unknown, W extends WebSocket<any, any> = W
   autoPong?: boolean;
   /** The class accepted connections are made of: a subclass of WebSocket (default WebSocket). */
   WebSocket?: new () => W;
+  /**
+   * False: connections stay on the documented stream path even where the raw fast path could run
+   * (README "I/O paths"); `RFC6455_FAST_PATH=0` does the same for the whole process.
+   */
+  fastPath?: boolean;
   /** Most open connections; more are refused with 503. */
   maxConnections?: number;
   /** Most open connections from one client address; more are refused with 429. */
@@ -171,6 +176,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
 
   constructor(options: ServerOptions<User, W>, callback?: () => void) {
     super();
+    // JavaScript callers may give nothing: the mode check below says what is missing.
+    options ??= {} as ServerOptions<User, W>;
     this.options = { maxPayload: DEFAULT_MAX_PAYLOAD, ...options };
     this.tracking = options.clientTracking ?? true;
     this.Socket = options.WebSocket ?? (WebSocket as unknown as new () => W);
@@ -392,12 +399,11 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
   ): void {
     publishAccepted(req);
 
-    ws.protocol = accepted.protocol;
-    ws.extensions = accepted.extensions;
+    ws.setAgreed(accepted.protocol, accepted.extensions);
     ws.user = user;
-    ws.url = req.url ?? '/';
+    ws.setUrl(req.url ?? '/');
     const connection = this.options.autoPong === false ? { ...accepted.connection, autoPong: false } : accepted.connection;
-    ws.attach(socket, 'server', connection, { closeTimeout: this.options.closeTimeout, policies: this.policies });
+    ws.attach(socket, 'server', connection, { closeTimeout: this.options.closeTimeout, policies: this.policies, fastPath: this.options.fastPath });
     if (this.options.maxConnectionsPerIp !== undefined) {
       ws.peerAddress = clientAddress(req);
       this.perIp.set(ws.peerAddress, (this.perIp.get(ws.peerAddress) ?? 0) + 1);

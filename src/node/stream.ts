@@ -46,7 +46,15 @@ export function createWebSocketStream(ws: WebSocket, options: DuplexOptions = {}
       ws.off('message', onMessage);
       ws.off('error', onError);
       if (ws.readyState === ws.CLOSED) return callback(error);
-      ws.once('close', () => callback(error));
+      // An error while the WebSocket goes down (a message that was inflating, say) is the
+      // stream's error too, not lost.
+      let late: Error | null = null;
+      const onLateError = (cause: Error) => (late ??= cause);
+      ws.on('error', onLateError);
+      ws.once('close', () => {
+        ws.off('error', onLateError);
+        callback(error ?? late);
+      });
       ws.terminate();
     },
   });
@@ -86,6 +94,11 @@ export function createWebSocketStream(ws: WebSocket, options: DuplexOptions = {}
     duplex.destroy(error);
   }
 
+  // Both sides done: nothing more can happen on this stream, so it goes at once (before 'end'
+  // listeners run), not on a later tick.
+  duplex.on('end', () => {
+    if (!duplex.destroyed && duplex.writableFinished) duplex.destroy();
+  });
   ws.on('message', onMessage);
   ws.on('error', onError);
   ws.once('open', () => (opened = true));

@@ -37,6 +37,8 @@ export interface TransportOptions {
   /** How long to wait for the peer's side of the close handshake, and for TCP to close after it. */
   closeTimeout?: number;
   policies?: Policies;
+  /** False: stay on the stream path even where the raw fast path could run. */
+  fastPath?: boolean;
 }
 
 export class Transport implements ConnectionEvents, WireSink {
@@ -69,6 +71,7 @@ export class Transport implements ConnectionEvents, WireSink {
   private endReason = '';
   /** Where the bytes go: the socket's stream, until `start` may move it onto the fast path. */
   private wire: Wire;
+  private readonly fastPath: boolean;
 
   constructor(
     readonly socket: Duplex,
@@ -81,6 +84,7 @@ export class Transport implements ConnectionEvents, WireSink {
     this.closeTimeout = options.closeTimeout ?? 30_000;
     this.policies = options.policies ?? resolvePolicies({}, null, side);
     this.limiter = this.policies.rateLimit ? new RateLimiter(this.policies.rateLimit) : null;
+    this.fastPath = options.fastPath !== false;
     this.wire = new StreamWire(socket, this);
   }
 
@@ -102,7 +106,7 @@ export class Transport implements ConnectionEvents, WireSink {
     if (this.wire.destroyed || this.reported) return;
     // Once the application has had the socket (its 'connection' listener ran), a plain TCP socket
     // may move onto the raw handle: one shared read buffer, writes without the stream layer.
-    this.wire = takeOverSocket(this.socket, this) ?? this.wire;
+    if (this.fastPath) this.wire = takeOverSocket(this.socket, this) ?? this.wire;
     this.wire.start(head);
     // It flows from here, unless the application paused (or the head filled what we may hold).
     if (!this.readPaused && !this.reported) this.wire.resume();
@@ -273,11 +277,13 @@ export class Transport implements ConnectionEvents, WireSink {
     return false;
   }
 
-  ping(data: Buffer): boolean {
+  admitPing(data: Buffer): boolean {
     // Control frames count against the rate limit too: a ping flood costs a pong each.
-    if (!this.withinRateLimit(data.length, 1, false)) return false;
+    return this.withinRateLimit(data.length, 1, false);
+  }
+
+  ping(data: Buffer): void {
     this.owner.onTransportPing(data);
-    return true;
   }
 
   pong(data: Buffer): void {

@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { CloseCode } from '../protocol/constants.js';
+import { CloseCode, MAX_CONTROL_PAYLOAD } from '../protocol/constants.js';
 import { checkClose, type ConnectionOptions, type Frame, type Side } from '../protocol/connection.js';
 import { openClient, type ClientOptions } from './client.js';
 import { publishClose, publishError, publishOpen } from './diagnostics.js';
@@ -51,8 +51,10 @@ const CLOSING = 2;
 const CLOSED = 3;
 
 const kListener = Symbol('rfc6455.listener');
+/** Marks the listener of an `on*` handler: a listener of its own, apart from addEventListener's (HTML §8.1.8.1). */
+const kHandler = Symbol('rfc6455.handler');
 
-type Listener = ((...args: any[]) => void) & { [kListener]?: unknown };
+type Listener = ((...args: any[]) => void) & { [kListener]?: unknown; [kHandler]?: true };
 
 export interface ListenerOptions {
   once?: boolean;
@@ -112,12 +114,12 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
   declare readonly CLOSING: typeof CLOSING;
   declare readonly CLOSED: typeof CLOSED;
 
-  readyState: number = CONNECTING;
-  /** The subprotocol agreed in the handshake, or ''. */
-  protocol = '';
-  /** The extensions agreed in the handshake, as the Sec-WebSocket-Extensions value, or ''. */
-  extensions = '';
-  url = '';
+  // Read-only attributes, as in browsers (accessors on the prototype, set through the @internal
+  // methods below by the client and the server).
+  private state: number = CONNECTING;
+  private agreedProtocol = '';
+  private agreedExtensions = '';
+  private address = '';
   private binaryKind: BinaryType = 'nodebuffer';
   /** What the server's `authenticate` hook returned for this connection. */
   user: User = undefined as User;
@@ -148,7 +150,38 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
       options = protocols;
       protocols = undefined;
     }
-    openClient(this, address, protocols as string | string[] | undefined, options ?? {});
+    openClient(this, address, protocols as string | string[] | null | undefined, options ?? {});
+  }
+
+  /** CONNECTING, OPEN, CLOSING or CLOSED. */
+  get readyState(): number {
+    return this.state;
+  }
+  /** The subprotocol agreed in the handshake, or ''. */
+  get protocol(): string {
+    return this.agreedProtocol;
+  }
+  /** The extensions agreed in the handshake, as the Sec-WebSocket-Extensions value, or ''. */
+  get extensions(): string {
+    return this.agreedExtensions;
+  }
+  /** Client: the URL connected to (after redirects); server: the request target. */
+  get url(): string {
+    return this.address;
+  }
+
+  /** @internal */
+  setReadyState(state: number): void {
+    this.state = state;
+  }
+  /** @internal */
+  setUrl(url: string): void {
+    this.address = url;
+  }
+  /** @internal What the handshake agreed on. */
+  setAgreed(protocol: string, extensions: string): void {
+    this.agreedProtocol = protocol;
+    this.agreedExtensions = extensions;
   }
 
   /** How binary messages are delivered; other values are ignored, as in browsers. */
@@ -162,7 +195,7 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
   /** @internal Takes over an upgraded socket; reading waits for `startReading`. */
   attach(socket: Duplex, side: Side, connection: ConnectionOptions, transport: TransportOptions): void {
     this.transport = new Transport(socket, this, side, connection, transport);
-    this.readyState = OPEN;
+    this.state = OPEN;
     publishOpen(this, side);
   }
 
@@ -193,13 +226,15 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
       callback = options;
       options = undefined;
     }
-    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    if (this.state === CONNECTING) throw new Error(notOpen(CONNECTING));
     if (this.sending & STREAMING) throw new Error('A message is being sent with sendStream(): wait for it to finish');
     if (typeof data === 'number') data = String(data);
     const isBinary = options?.binary ?? typeof data !== 'string';
     const fin = options?.fin ?? true;
     if (this.blobs !== null || isBlob(data)) {
-      (this.blobs ??= new BlobSends(this)).push(isBlob(data) ? data : toBytes(data ?? EMPTY), isBinary, fin, callback);
+      const bytes = isBlob(data) ? data : toBytes(data ?? EMPTY);
+      if (this.state !== OPEN) return this.refuse(isBlob(bytes) ? bytes.size : bytes.length, callback);
+      this.behindBlobs(bytes, (read) => this.sendPart(read, isBinary, fin, callback, true), (error) => this.blobUnreadable(error, callback));
       return true;
     }
     return this.sendPart(data === undefined ? EMPTY : data, isBinary, fin, callback);
@@ -213,15 +248,37 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
     this.blobs = null;
   }
 
-  /** @internal Sends one message or fragment, now. */
-  sendPart(data: Data, isBinary: boolean, fin: boolean, callback: SendCallback | undefined): boolean {
+  /** Queues a call behind the Blobs being read (see blob-sends.ts). */
+  private behindBlobs(data: Uint8Array | Blob, run: (bytes: Uint8Array) => void, fail?: (error: Error) => void): void {
+    (this.blobs ??= new BlobSends(this)).push(data, run, fail);
+  }
+
+  /**
+   * A Blob given to send() could not be read (its file changed, say): the message is lost, and
+   * the peer would see the ones after it without it, so the connection fails, as in ws: the
+   * callback and 'error' get the reason, and the connection is dropped (1006).
+   */
+  private blobUnreadable(error: Error, callback: SendCallback | undefined): void {
+    callback?.(error);
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    this.transport?.terminate(`A Blob could not be read: ${error.message}`);
+  }
+
+  /** A send, ping or pong after close: counted in `bufferedAmount` (as in browsers), never sent. */
+  private refuse(size: number, callback: SendCallback | undefined): false {
+    this.bufferedAfterClose += size;
+    if (callback) process.nextTick(callback, new Error(notOpen(this.state)));
+    return false;
+  }
+
+  /**
+   * Sends one message or fragment, now. `queued`: it waited behind a Blob, and goes out even if
+   * `close()` was called meanwhile (the close frame waits behind it).
+   */
+  private sendPart(data: Data, isBinary: boolean, fin: boolean, callback: SendCallback | undefined, queued = false): boolean {
     const payload = toBytes(data);
     const transport = this.transport;
-    if (!transport || this.readyState !== OPEN || transport.connection.closeSent) {
-      this.bufferedAfterClose += payload.length;
-      if (callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
-      return false;
-    }
+    if (!transport || (this.state !== OPEN && !queued) || transport.connection.closeSent) return this.refuse(payload.length, callback);
     // A message is admitted or refused whole: once its first fragment is refused, so is the rest.
     if (this.sending & REFUSING) {
       if (fin) this.sending &= ~REFUSING;
@@ -305,7 +362,7 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
    * fragments went out, the message cannot be taken back: the connection closes with 1011.
    */
   async sendStream(chunks: AsyncIterable<Data> | Iterable<Data>, options: { binary?: boolean } = {}): Promise<void> {
-    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    if (this.readyState === CONNECTING) throw new Error(notOpen(CONNECTING));
     if (this.sending & STREAMING) throw new Error('A message is being sent with sendStream(): wait for it to finish');
     if (this.transport?.connection.sendingMessage) throw new Error('A fragmented message is being sent: finish it first');
     this.sending |= STREAMING;
@@ -339,17 +396,17 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
    * Sends a ping; `ping(cb)`, `ping(data, cb)` and ws's `ping(data, mask, cb)` all work. `mask` is
    * ignored: whether control frames are masked is decided by the side (RFC 6455 §5.1).
    */
-  ping(data?: Data | number | SendCallback, mask?: boolean | SendCallback, callback?: SendCallback): void {
+  ping(data?: SendData | SendCallback, mask?: boolean | SendCallback, callback?: SendCallback): void {
     this.control('ping', data, mask, callback);
   }
 
-  pong(data?: Data | number | SendCallback, mask?: boolean | SendCallback, callback?: SendCallback): void {
+  pong(data?: SendData | SendCallback, mask?: boolean | SendCallback, callback?: SendCallback): void {
     this.control('pong', data, mask, callback);
   }
 
   private control(
     kind: 'ping' | 'pong',
-    data: Data | number | SendCallback | undefined,
+    data: SendData | SendCallback | undefined,
     mask: boolean | SendCallback | undefined,
     callback: SendCallback | undefined,
   ): void {
@@ -359,36 +416,42 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
     } else if (typeof mask === 'function') {
       callback = mask;
     }
-    if (this.readyState === CONNECTING) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
-    const payload = data === undefined ? EMPTY : toBytes(typeof data === 'number' ? String(data) : data);
-    const transport = this.transport;
-    if (!transport || !transport.connection[kind](payload, callback)) {
-      if (payload.length > 125) throw new RangeError('Control frame payloads are limited to 125 bytes');
-      this.bufferedAfterClose += payload.length;
-      if (callback) process.nextTick(callback, new Error(`WebSocket is not open: readyState ${this.readyState}`));
+    if (this.state === CONNECTING) throw new Error(notOpen(CONNECTING));
+    const payload = data === undefined ? EMPTY : isBlob(data) ? data : toBytes(typeof data === 'number' ? String(data) : data);
+    const size = isBlob(payload) ? payload.size : payload.length;
+    if (size > MAX_CONTROL_PAYLOAD) throw new RangeError('Control frame payloads are limited to 125 bytes');
+    if (this.state !== OPEN || !this.transport) return void this.refuse(size, callback);
+    if (this.blobs !== null || isBlob(payload)) {
+      return this.behindBlobs(payload, (bytes) => this.controlNow(kind, bytes, callback), (error) => this.blobUnreadable(error, callback));
     }
+    this.controlNow(kind, payload, callback);
+  }
+
+  private controlNow(kind: 'ping' | 'pong', payload: Uint8Array, callback: SendCallback | undefined): void {
+    if (!this.transport!.connection[kind](payload, callback)) this.refuse(payload.length, callback);
   }
 
   /** Starts the close handshake; 'close' follows when it completes or times out. */
   close(code?: number, reason?: string | Buffer): void {
     checkClose(code, reason ?? '');
-    if (this.readyState === CLOSED) return;
-    if (this.readyState === CONNECTING) {
-      this.abortHandshake?.(new Error('WebSocket was closed before the connection was established'));
-      return;
+    if (this.state === CLOSED) return;
+    // Connecting, or a handshake that failed and is reporting it.
+    if (this.state === CONNECTING || !this.transport) return void this.abortHandshake?.(new Error(CLOSED_WHILE_CONNECTING));
+    if (this.blobs !== null) {
+      // The close frame goes after the messages sent before it, once their Blobs are read.
+      if (this.state !== OPEN) return;
+      this.state = CLOSING;
+      return this.behindBlobs(EMPTY, () => this.transport!.close(code, reason));
     }
-    this.transport!.close(code, reason);
+    this.transport.close(code, reason);
   }
 
   /** Destroys the connection at once, without a close handshake. */
   terminate(reason?: string): void {
-    if (this.readyState === CLOSED) return;
-    if (this.readyState === CONNECTING) {
-      this.abortHandshake?.(new Error('WebSocket was closed before the connection was established'));
-      return;
-    }
-    this.readyState = CLOSING;
-    this.transport!.terminate(reason);
+    if (this.state === CLOSED) return;
+    if (this.state === CONNECTING || !this.transport) return void this.abortHandshake?.(new Error(CLOSED_WHILE_CONNECTING));
+    this.state = CLOSING;
+    this.transport.terminate(reason);
   }
 
   /**
@@ -396,15 +459,32 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
    * backpressure reaches the peer.
    */
   pause(): void {
-    this.transport?.pause();
+    if (!this.transport || this.state === CLOSED) return;
+    this.paused = true;
+    this.transport.pause();
   }
 
+  /** Reading goes on after `pause()`. Does nothing while connecting or once closed. */
   resume(): void {
-    this.transport?.resume();
+    if (!this.transport || this.state === CLOSED) return;
+    this.paused = false;
+    this.transport.resume();
   }
 
+  /** Whether the application paused the connection (`pause()` without a `resume()` since). */
   get isPaused(): boolean {
-    return this.transport?.isPaused ?? false;
+    return this.paused;
+  }
+
+  private paused = false;
+
+  /**
+   * @internal The upgraded socket (null while connecting), under the name ws code reaches it by
+   * (`ws._socket.remoteAddress` is a common idiom). Not part of the typed API: bytes written to it
+   * bypass the connection's queue and framing.
+   */
+  get _socket(): Duplex | null {
+    return this.transport?.socket ?? null;
   }
 
   // TransportOwner: what the connection reports.
@@ -440,11 +520,11 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
   }
 
   onTransportClosing(): void {
-    if (this.readyState === OPEN) this.readyState = CLOSING;
+    if (this.readyState === OPEN) this.state = CLOSING;
   }
 
   onTransportClose(code: number, reason: Buffer, wasClean: boolean): void {
-    this.readyState = CLOSED;
+    this.state = CLOSED;
     this.closeHook?.(this, code);
     publishClose(this, this.transport!.connection.side, code, reason, wasClean);
     this.emit('close', code, reason, wasClean);
@@ -453,8 +533,10 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
   /** @internal A client handshake that failed: 'error' (if listened to and any), then 'close' 1006. */
   failHandshake(error: Error | null): void {
     if (this.readyState === CLOSED) return;
-    this.readyState = CLOSED;
+    // 'error' listeners still see CLOSING, as in ws; CLOSED comes with 'close'.
+    this.state = CLOSING;
     if (error) this.onTransportError(error);
+    this.state = CLOSED;
     publishClose(this, 'client', CloseCode.Abnormal, EMPTY, false);
     this.emit('close', CloseCode.Abnormal, EMPTY, false);
   }
@@ -482,20 +564,25 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
    */
   addEventListener(type: string, listener: EventListenerLike<any> | null, options?: boolean | ListenerOptions): void {
     if (listener === null || listener === undefined) return;
-    const emitter = this as EventEmitter;
-    if (this.findListener(type, listener) !== undefined) return;
+    if (this.findListener(type, listener, false) !== undefined) return;
     const signal = typeof options === 'object' ? options.signal : undefined;
     if (signal?.aborted) return;
+    this.addWrapped(type, listener, typeof options === 'object' && options.once === true, false);
+    signal?.addEventListener('abort', () => this.removeEventListener(type, listener), { once: true });
+  }
+
+  /** An emitter listener that hands `listener` the Event made from the emitter's arguments. */
+  private addWrapped(type: string, listener: EventListenerLike<any>, once: boolean, handler: boolean): void {
     const wrapped: Listener = (...args: any[]) => dispatch(listener, this.toEvent(type, args));
     wrapped[kListener] = listener;
-    if (typeof options === 'object' && options.once) emitter.once(type, wrapped);
-    else emitter.on(type, wrapped);
-    signal?.addEventListener('abort', () => this.removeEventListener(type, listener), { once: true });
+    if (handler) wrapped[kHandler] = true;
+    if (once) (this as EventEmitter).once(type, wrapped);
+    else (this as EventEmitter).on(type, wrapped);
   }
 
   removeEventListener(type: string, listener: EventListenerLike<any> | null): void {
     if (listener === null || listener === undefined) return;
-    const existing = this.findListener(type, listener);
+    const existing = this.findListener(type, listener, false);
     if (existing !== undefined) (this as EventEmitter).removeListener(type, existing);
   }
 
@@ -516,11 +603,11 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
     return !event.defaultPrevented;
   }
 
-  /** The emitter listener (or its once-wrapper) standing for `listener` on `type`. */
-  private findListener(type: string, listener: EventListenerLike<any>): Listener | undefined {
+  /** The emitter listener (or its once-wrapper) standing for `listener` on `type`, added by addEventListener or as the handler. */
+  private findListener(type: string, listener: EventListenerLike<any>, handler: boolean): Listener | undefined {
     for (const existing of (this as EventEmitter).rawListeners(type) as Listener[]) {
       const inner = (existing as Listener & { listener?: Listener }).listener ?? existing;
-      if (inner[kListener] === listener) return existing;
+      if (inner[kListener] === listener && (inner[kHandler] === true) === handler) return existing;
     }
     return undefined;
   }
@@ -585,11 +672,14 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
   private setHandler(type: string, listener: EventListenerLike<any> | null): void {
     const handlers = (this.handlers ??= new Map());
     const previous = handlers.get(type);
-    if (previous) this.removeEventListener(type, previous);
+    if (previous) {
+      const existing = this.findListener(type, previous, true);
+      if (existing !== undefined) (this as EventEmitter).removeListener(type, existing);
+    }
     handlers.delete(type);
     if (typeof listener === 'function') {
       handlers.set(type, listener);
-      this.addEventListener(type, listener);
+      this.addWrapped(type, listener, false, true);
     }
   }
 
@@ -636,11 +726,14 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
   }
 }
 
+// Constants as WebIDL makes them: enumerable, neither writable nor configurable, on both the
+// class and its prototype.
 for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
-  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+  Object.defineProperty(WebSocket, name, { value, enumerable: true, writable: false, configurable: false });
+  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true, writable: false, configurable: false });
 }
 // Attributes are enumerable accessors on the prototype, as WebIDL makes them in browsers.
-for (const name of ['binaryType', 'bufferedAmount', 'isPaused', 'onopen', 'onmessage', 'onclose', 'onerror']) {
+for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'onopen', 'onmessage', 'onclose', 'onerror', 'protocol', 'readyState', 'url']) {
   const descriptor = Object.getOwnPropertyDescriptor(WebSocket.prototype, name)!;
   Object.defineProperty(WebSocket.prototype, name, { ...descriptor, enumerable: true });
 }
@@ -651,6 +744,12 @@ const ITERATOR_HIGH_WATER = 64;
 const REFUSING = 1;
 const STREAMING = 2;
 const EMPTY = Buffer.alloc(0);
+const CLOSED_WHILE_CONNECTING = 'WebSocket was closed before the connection was established';
+const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
+
+function notOpen(state: number): string {
+  return `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`;
+}
 
 function dispatch(listener: EventListenerLike<any>, event: Event): void {
   if (typeof listener === 'function') listener.call(event.target, event);

@@ -31,7 +31,15 @@ export interface ConnectionEvents {
   message(data: Buffer, isBinary: boolean): void;
   /** A piece of a message, with `streaming: true`. */
   fragment(data: Buffer, isBinary: boolean, fin: boolean): void;
-  /** A ping; return false to leave it unanswered (e.g. it was over a rate limit). */
+  /**
+   * Asked when a ping arrives, before it is answered: false leaves it unanswered and unreported
+   * (e.g. it was over a rate limit). Without this method every ping is admitted.
+   */
+  admitPing?(data: Buffer): boolean;
+  /**
+   * A ping, reported once its pong is queued (§5.5.2: the pong is owed whatever the application
+   * does on hearing of the ping, a close included). The return value is not used.
+   */
   ping(data: Buffer): boolean | void;
   pong(data: Buffer): void;
   /**
@@ -316,10 +324,13 @@ export class Connection implements ParserSink {
   }
 
   onPing(data: Buffer): void {
-    if (this.events.ping(data) === false || this.closeSent || !this.autoPong) return;
-    // The payload is a view of a read: a pong owed for later gets a copy of its own.
-    if (this.congested) this.pongPayload = Buffer.from(data);
-    else this.queue(encodeFrame(Opcode.Pong, data, true, false, this.masked), undefined);
+    if (this.events.admitPing?.(data) === false) return;
+    if (!this.closeSent && this.autoPong) {
+      // The payload is a view of a read: a pong owed for later gets a copy of its own.
+      if (this.congested) this.pongPayload = Buffer.from(data);
+      else this.queue(encodeFrame(Opcode.Pong, data, true, false, this.masked), undefined);
+    }
+    this.events.ping(data);
   }
 
   onPong(data: Buffer): void {

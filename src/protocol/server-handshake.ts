@@ -11,7 +11,7 @@ export interface ServerHandshakeOptions<R extends UpgradeRequest = UpgradeReques
   /** Only this path is served (query ignored); others get 404. Default: any path. */
   path?: string;
   /** Picks the subprotocol from those offered; false for none. Default: the first one offered. */
-  handleProtocols?: (protocols: Set<string>, request: R) => string | false;
+  handleProtocols?: (protocols: Set<string>, request: R) => string | false | null | undefined | void;
   /** permessage-deflate (RFC 7692): off by default; `true` or options to accept clients' offers. */
   perMessageDeflate?: boolean | DeflateOptions;
   /** Passed on to the Connection's options. */
@@ -92,7 +92,9 @@ export class ServerHandshake<R extends UpgradeRequest = UpgradeRequest> {
    */
   agree(request: R, protocols: string[]): Omit<ServerAcceptance, 'response'> | HandshakeRefusal {
     let protocol: string | false = protocols[0] ?? false;
-    if (this.options.handleProtocols && protocols.length) protocol = this.options.handleProtocols(new Set(protocols), request);
+    // No answer (undefined, null, '') means none, as false does: `if (ok) return 'x';` choosers
+    // written for ws end without a return.
+    if (this.options.handleProtocols && protocols.length) protocol = this.options.handleProtocols(new Set(protocols), request) || false;
     // The chooser's answer goes into a header line: anything but a token could inject lines.
     // (A token that was not offered is sent: the client is the one to refuse it, §4.1.)
     if (protocol !== false && (typeof protocol !== 'string' || !isToken(protocol))) {

@@ -66,7 +66,7 @@ describe('rfc6455 conformance <url>', () => {
     const result = await runCli(['conformance', url, '--cases', '1.1.1,1.1.2', '--json', join(dir, 'summary.json')]);
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/\*\*1\.1\.1\*\* OK \(close: WRONG CODE\) — \*\*counts as a failure\*\*: Send text message with payload 0/);
-    expect(result.stdout).toContain('close: The close code should have been 1000 or empty');
+    expect(result.stdout).toContain('close: The close code should have been 1000 or empty (the testee closed with 1001)');
     expect(result.stdout).toContain('conformance: 2 problem(s)');
     const [summary] = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary[];
     expect(summary.findings.map((f) => [f.id, f.behaviorClose, f.counted])).toEqual([
@@ -112,6 +112,15 @@ describe('rfc6455 conformance --client', () => {
 });
 
 describe('rfc6455 conformance: one-line errors', () => {
+  it('a client command that cannot be started stops the run at the first case', async (ctx) => {
+    if (unavailable) return ctx.skip();
+    const result = await runCli(['conformance', '--client', '--cases', '1.1.*', '--', '/nonexistent/client', '{url}']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^rfc6455 conformance: cannot start the client command "\/nonexistent\/client": spawn \/nonexistent\/client ENOENT$/m);
+    // One attempt: the error as the command's output says it, and the line that ends the run.
+    expect(result.stderr.match(/ENOENT/g)).toHaveLength(2);
+  }, 60_000);
+
   it('an unreachable URL', async () => {
     const port = await freePort();
     const result = await runCli(['conformance', `ws://127.0.0.1:${port}/`]);

@@ -9,6 +9,7 @@ import { connect, WebSocketServer, type ServerOptions, type WebSocket } from '..
 import { useCertificate } from '../helpers/certificate.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { echo } from '../helpers/server.js';
+import { FrameReader, OP } from '../helpers/raw.js';
 import { closed, nextMessage } from '../helpers/wait.js';
 import { body, connectHeaders, h2Session, request, startTlsEchoServer, transportOf } from './helpers.js';
 
@@ -125,6 +126,26 @@ describe('a WebSocketServer on an http2 secure server', () => {
     const { session } = await h2Session(defer, port, certificate);
     const page = await request(session, { ':path': '/' });
     expect(page.response[':status']).toBe(200);
+  });
+});
+
+describe('policies over HTTP/2', () => {
+  it('heartbeat: a peer that never answers pings is cut off with RST_STREAM CANCEL (1006 on our side); the session lives on', async () => {
+    const { server, port } = await startTlsEchoServer(defer, certificate, { heartbeat: { interval: 50, timeout: 50 } });
+    const serverSide = new Promise<ReturnType<typeof closed>>((resolve) => server.once('connection', (ws) => resolve(closed(ws))));
+    const { session } = await h2Session(defer, port, certificate);
+    const { stream, response } = await request(session, connectHeaders('/'));
+    expect(response[':status']).toBe(200);
+    // A raw peer that reads frames but answers nothing.
+    const reader = new FrameReader(stream as never, undefined, { mask: true });
+    await reader.closed;
+    expect(reader.frames.some((f) => f.opcode === OP.ping)).toBe(true);
+    expect(stream.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    const c = await (await serverSide);
+    expect(c.code).toBe(1006);
+    const again = await request(session, connectHeaders('/'));
+    expect(again.response[':status']).toBe(200);
+    again.stream.close(http2.constants.NGHTTP2_CANCEL);
   });
 });
 

@@ -67,6 +67,18 @@ describe('the fast path: where it runs', () => {
     expect(req.socket.bytesRead).toBeGreaterThan(read);
   });
 
+  it('the fastPath: false option keeps a server\'s connections on the stream', async () => {
+    const { server, url } = await startServer(defer, { fastPath: false });
+    const accepted = next<[WebSocket]>(server, 'connection');
+    const client = await connect(url);
+    defer(() => client.terminate());
+    const [ws] = await accepted;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(wireOf(ws)).toBeInstanceOf(StreamWire);
+    client.send('still works');
+    expect(String((await next<[Buffer]>(ws, 'message'))[0])).toBe('still works');
+  });
+
   it('server: and handleUpgrade take the socket over too; TLS stays on the stream', async () => {
     const { server: httpServer, port } = await startHttpServer(defer);
     const attached = new WebSocketServer({ server: httpServer });

@@ -11,6 +11,7 @@
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { connect } from '../../node/connect.js';
+import { CliError } from '../probe.js';
 import { exited, start, stop, waitForPort } from './processes.js';
 import { progressDone, progressEnd, progressPrinter } from './progress.js';
 import type { Direction } from './summary.js';
@@ -117,6 +118,8 @@ async function runPerCase(target: ClientTarget, base: string, direction: Directi
     const [command, args, env] = commandFor(target, url, { RFC6455_CONFORMANCE_CASE: String(n), RFC6455_CONFORMANCE_CASE_ID: id ?? '' });
     const client = start(command, args, target.label, { env });
     client.stdout!.resume();
+    let unstartable: Error | null = null;
+    client.once('error', (error) => (unstartable = error));
     const timer = setTimeout(() => {
       progressDone();
       console.error(`[${target.label}] case ${id ?? n}: still running after ${CASE_TIMEOUT_MS / 1000}s; stopped`);
@@ -124,6 +127,8 @@ async function runPerCase(target: ClientTarget, base: string, direction: Directi
     }, CASE_TIMEOUT_MS);
     await exited(client);
     clearTimeout(timer);
+    // Not a case result: the command is wrong, and would be wrong for every case after it too.
+    if (unstartable) throw new CliError(`cannot start the client command ${JSON.stringify(command)}: ${(unstartable as Error).message}`);
   }
   await ask(`${base}/updateReports?agent=${encodeURIComponent(target.agent)}`);
 }

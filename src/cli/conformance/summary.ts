@@ -39,6 +39,9 @@ export interface Finding {
   description: string;
   result: string;
   resultClose: string;
+  /** How the testee closed: its close code (null when it sent none) and reason. */
+  remoteCloseCode: number | null;
+  remoteCloseReason: string;
   excluded: boolean;
   counted: boolean;
 }
@@ -85,7 +88,7 @@ export function summarize(direction: string, outdir: string, excluded: readonly 
     // Older suites name the HTML page here, newer ones the JSON beside it: either way, read the JSON.
     const report = join(outdir, r.reportfile.replace(/\.html$/, '.json'));
     const details = existsSync(report)
-      ? (JSON.parse(readFileSync(report, 'utf8')) as { description?: string; result?: string; resultClose?: string })
+      ? (JSON.parse(readFileSync(report, 'utf8')) as { description?: string; result?: string; resultClose?: string; remoteCloseReason?: string | null })
       : {};
     findings.push({
       id,
@@ -94,6 +97,8 @@ export function summarize(direction: string, outdir: string, excluded: readonly 
       description: details.description ?? '',
       result: details.result ?? '',
       resultClose: details.resultClose ?? '',
+      remoteCloseCode: r.remoteCloseCode ?? null,
+      remoteCloseReason: details.remoteCloseReason ?? '',
       excluded: isExcluded,
       counted: bad,
     });
@@ -103,9 +108,9 @@ export function summarize(direction: string, outdir: string, excluded: readonly 
   return { direction, cases, expected, durationMs, table, findings, failures };
 }
 
-/** The suite writes its descriptions for its HTML pages. */
-function oneLine(text: string): string {
-  return text.replace(/<br\s*\/?>/gi, ' ').replace(/\s+/g, ' ').trim();
+/** The suite writes its descriptions for its HTML pages: line breaks become spaces, other tags go. */
+export function oneLine(text: string): string {
+  return text.replace(/<br\s*\/?>/gi, ' ').replace(/<\/?[a-z][^>]*>/gi, '').replace(/\s+/g, ' ').trim();
 }
 
 export function toMarkdown(summaries: DirectionSummary[]): string {
@@ -127,7 +132,9 @@ export function toMarkdown(summaries: DirectionSummary[]): string {
       lines.push(`- **${f.id}** ${f.behavior} (close: ${f.behaviorClose})${tag}: ${oneLine(f.description)}`);
       // INFORMATIONAL cases are the suite recording a choice the RFC leaves open: the title is enough.
       if (f.behavior !== 'INFORMATIONAL' || f.counted) {
-        lines.push(`  - result: ${oneLine(f.result)}`, `  - close: ${oneLine(f.resultClose)}`);
+        // The suite's verdict on the close says what it expected; the code and reason say what came.
+        const sent = f.remoteCloseCode === null ? 'no close code' : `${f.remoteCloseCode}${f.remoteCloseReason ? ` "${oneLine(f.remoteCloseReason)}"` : ''}`;
+        lines.push(`  - result: ${oneLine(f.result)}`, `  - close: ${oneLine(f.resultClose)} (the testee closed with ${sent})`);
       }
     }
     if (s.findings.length) lines.push('');

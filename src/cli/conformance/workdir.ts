@@ -29,8 +29,8 @@ export function makeWorkdir(): Workdir {
     },
     outdir: (direction) => join(dir, 'reports', direction),
     keepHtml(direction, destination) {
-      rmSync(destination, { recursive: true, force: true });
-      cpSync(join(dir, 'reports', direction), destination, { recursive: true });
+      // Copied over whatever is there, never emptied first: --html . must not wipe a project.
+      cpSync(join(dir, 'reports', direction), destination, { recursive: true, force: true });
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -58,6 +58,20 @@ const tagged = new WebSocket.Server({ noServer: true, WebSocket: Tagged });
 tagged.on('connection', (ws) => ws.tag.toUpperCase());
 tagged.on('headers', (headers: string[], req) => headers.push(`X-Path: ${req.url}`));
 
+// More ws-style code: RawData-typed listeners, Blob pings, a server typed by its user, read-only state.
+const userServer = new WebSocketServer<{ name: string }>({ noServer: true });
+userServer.on('connection', (ws) => {
+  const name: string = ws.user.name;
+  ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => ws.send(isBinary ? 'binary' : name));
+  ws.ping(new Blob(['are you there']));
+  ws.pong(Buffer.from('x'), true, () => undefined);
+  // @ts-expect-error readyState is read-only, as in browsers
+  ws.readyState = WebSocket.CLOSED;
+});
+const anyForm = new WebSocket<'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob'>('ws://127.0.0.1:1');
+anyForm.binaryType = 'blob';
+anyForm.on('message', (data) => (data instanceof Blob ? data.size : 0));
+
 // The ws idiom of a promise resolved by a no-argument event, with and without a type argument.
 void new Promise((resolve) => client.once('open', resolve));
 void new Promise((resolve) => wss.once('listening', resolve));
