@@ -81,8 +81,8 @@ describe('WebSockets over HTTP/2, our client and our server', () => {
     const c = await serverSide;
     expect(c.code).toBe(1006);
     // The code the client reset its stream with. The server's stream records CANCEL on Node 20
-    // and 24 but NO_ERROR on Node 22 (seen in CI; a bare node:http2 pair records CANCEL there too,
-    // so it is something in how our two sides end the stream: an open question).
+    // and 24, NO_ERROR on Node 22: there close(CANCEL) sends END_STREAM first, our server ends its
+    // side on seeing it, and the stream is closed cleanly before the RST_STREAM arrives.
     expect(stream.rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
     for (const [i, ws] of clients.entries()) {
       if (i === 2) continue;
