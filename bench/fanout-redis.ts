@@ -12,13 +12,13 @@
  * process.hrtime (CLOCK_MONOTONIC, the same clock in every process of the machine).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient } from 'redis';
 import { connect, WebSocketServer, type WebSocket } from '../src/index.js';
 import { RedisBroker } from '../src/redis/index.js';
+import { freePort, nextMessage, waitOutput } from './procs.js';
 
 const self = fileURLToPath(import.meta.url);
 const role = process.argv[2];
@@ -179,13 +179,13 @@ async function main(): Promise<void> {
 
   const phase = async (label: string, count: number, phaseRate: number) => {
     for (const { child, n } of clients) child.send({ type: 'expect', expected: n * count });
-    const results = clients.map(({ child }) => nextMessage(child, 'result', 30_000 + (count / Math.max(phaseRate, 1)) * 1000));
+    const results = clients.map(({ child }) => nextMessage<Result>(child, 'result', 30_000 + (count / Math.max(phaseRate, 1)) * 1000));
     const t0 = process.hrtime.bigint();
     control.send(JSON.stringify({ op: 'run', count, rate: phaseRate, size }));
     const settled = await Promise.allSettled(results);
     const done = settled.map((s) => (s.status === 'fulfilled' ? s.value : null));
     if (done.some((d) => d === null)) for (const { child } of clients) child.send({ type: 'report' });
-    const final = await Promise.all(done.map((d, i) => d ?? nextMessage(clients[i].child, 'result', 5000)));
+    const final = await Promise.all(done.map((d, i) => d ?? nextMessage<Result>(clients[i].child, 'result', 5000)));
     const received = final.reduce((sum, r) => sum + r.received, 0);
     const lastAt = final.reduce((max, r) => (BigInt(r.lastAt) > max ? BigInt(r.lastAt) : max), 0n);
     const seconds = Number(lastAt - t0) / 1e9;
@@ -230,52 +230,11 @@ interface Result {
   lastAt: string;
 }
 
-function nextMessage(child: ChildProcess, type: 'ready', timeout?: number): Promise<unknown>;
-function nextMessage(child: ChildProcess, type: 'result', timeout?: number): Promise<Result>;
-function nextMessage(child: ChildProcess, type: string, timeout = 120_000): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.off('message', onMessage);
-      reject(new Error(`no ${type} within ${timeout} ms`));
-    }, timeout);
-    const onMessage = (message: { type: string }) => {
-      if (message.type !== type) return;
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      resolve(message);
-    };
-    child.on('message', onMessage);
-  });
-}
-
-function waitOutput(child: ChildProcess, pattern: RegExp, timeout = 30_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`not ready: ${out}`)), timeout);
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      if (pattern.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve) => {
     const child = spawn(command, args);
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     child.on('close', () => resolve(out));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
