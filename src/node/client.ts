@@ -4,6 +4,7 @@
  * Redirects (when asked for) and non-101 answers the application wants to read are handled here;
  * which URL a redirect may go to is redirect.ts's decision.
  */
+import { DEFAULT_CLIENT_HANDSHAKE_TIMEOUT } from '../protocol/constants.js';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Socket } from 'node:net';
@@ -77,7 +78,6 @@ const OWN_OPTIONS = new Set([
   'finishRequest', 'autoPong', 'http2', 'heartbeat', 'idleTimeout', 'rateLimit', 'backpressure', 'auth',
 ]);
 
-const DEFAULT_HANDSHAKE_TIMEOUT = 30_000;
 const DEFAULT_MAX_REDIRECTS = 10;
 
 /** Checks the URL, subprotocols and options (throwing as a browser does), then connects in the background. */
@@ -125,7 +125,7 @@ class ClientAttempt {
     private target: ClientTarget,
   ) {
     this.auth = credentials(target.url) ?? options.auth ?? undefined;
-    const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
     this.timer = setTimeout(() => this.fail(new HandshakeError(`Opening handshake timed out after ${timeout} ms`)), timeout);
   }
 

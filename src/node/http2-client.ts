@@ -8,6 +8,7 @@
 import * as http2 from 'node:http2';
 import type { ClientHandshake, ClientHandshakeOptions } from '../protocol/client-handshake.js';
 import { ClientHandshake as Handshake } from '../protocol/client-handshake.js';
+import { DEFAULT_CLIENT_HANDSHAKE_TIMEOUT } from '../protocol/constants.js';
 import { extendedConnectHeaders } from '../protocol/extended-connect.js';
 import type { ClientOptions } from './client.js';
 import type { ClientTarget } from './client-url.js';
@@ -116,7 +117,7 @@ class Http2Attempt {
     private readonly target: ClientTarget,
     private readonly http1: () => void,
   ) {
-    const timeout = options.handshakeTimeout ?? 30_000;
+    const timeout = options.handshakeTimeout ?? DEFAULT_CLIENT_HANDSHAKE_TIMEOUT;
     this.timer = setTimeout(() => this.fail(new HandshakeError(`Opening handshake timed out after ${timeout} ms`)), timeout);
   }
 

@@ -45,3 +45,6 @@ export const MAX_CONTROL_PAYLOAD = 125;
 export const MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2;
 
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+
+/** How long a client waits for the server's answer to its opening handshake (both HTTP/1.1 and HTTP/2). */
+export const DEFAULT_CLIENT_HANDSHAKE_TIMEOUT = 30_000;
