@@ -1,5 +1,7 @@
 /**
- * WebSockets over HTTP/2 (RFC 8441) against WebSockets over HTTP/1.1, same server, same run:
+ * WebSockets over HTTP/2 (RFC 8441) against WebSockets over HTTP/1.1, same server, same run, and
+ * HTTP/1.1 again against a server with the fast path off (RFC6455_FAST_PATH=0: TLS sockets on the
+ * stream layer instead of their TLSWrap handle driven directly):
  * `npm run build && node --import tsx bench/http2.ts [--reps 3] [--duration 3] [--only echo|open]`.
  *
  * One server process (the standalone TLS WebSocketServer from dist/, both protocols on its port)
@@ -30,7 +32,7 @@ interface Scenario {
   size: number;
 }
 
-const SCENARIOS: Scenario[] = [
+const SCENARIOS: Scenario[] = process.env.ONLY16 ? [{ name: '10 × 4 × 16 KiB', connections: 10, depth: 4, size: 16 * 1024 }] : [
   { name: '100 × 1 × 32 B', connections: 100, depth: 1, size: 32 },
   { name: '100 × 16 × 32 B (pipelined)', connections: 100, depth: 16, size: 32 },
   { name: '10 × 4 × 16 KiB', connections: 10, depth: 4, size: 16 * 1024 },
@@ -49,6 +51,8 @@ async function server(certDir: string): Promise<void> {
   });
   wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary })));
   wss.on('listening', () => console.log(`port ${(wss.address() as { port: number }).port}`));
+  // Exit on a signal, so that `node --cpu-prof` gets to write its profile.
+  process.on('SIGINT', () => process.exit(0));
   // "mem" on stdin: the heap and RSS after a full GC, in bytes.
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (line: string) => {
@@ -60,7 +64,9 @@ async function server(certDir: string): Promise<void> {
   });
 }
 
-async function load(port: number, mode: 'h1' | 'h2', what: string, certDir: string): Promise<void> {
+type Mode = 'h1' | 'h1-stream' | 'h2';
+
+async function load(port: number, mode: Mode, what: string, certDir: string): Promise<void> {
   const { connect } = (await import(dist)) as typeof import('../src/index.js');
   const ca = readFileSync(join(certDir, 'c.pem'));
   const url = `wss://localhost:${port}/`;
@@ -107,9 +113,12 @@ async function load(port: number, mode: 'h1' | 'h2', what: string, certDir: stri
 
 // ---- the orchestration ----
 
-function pinned(core: number, args: string[]): ChildProcess {
+const MODES: readonly Mode[] = ['h1', 'h1-stream', 'h2'];
+
+function pinned(core: number, args: string[], fastPath = true): ChildProcess {
   return spawn('taskset', ['-c', String(core), process.execPath, '--expose-gc', '--import', 'tsx', join(here, 'http2.ts'), ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
+    env: fastPath ? process.env : { ...process.env, RFC6455_FAST_PATH: '0' },
   });
 }
 
@@ -142,28 +151,27 @@ async function main(): Promise<void> {
   const certDir = mkdtempSync(join(tmpdir(), 'rfc6455-bench-h2-'));
   spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { cwd: certDir, stdio: 'ignore' });
   const srv = pinned(0, ['server', certDir]);
-  process.once('exit', () => srv.kill());
+  const streamSrv = pinned(0, ['server', certDir], false);
+  process.once('exit', () => (srv.kill(), streamSrv.kill()));
   const [port] = await line(srv, 'port');
-  const mem = async () => {
-    srv.stdin!.write('mem\n');
-    return (await line(srv, 'mem')).map(Number);
-  };
-  const results: Record<string, { h1: number[]; h2: number[] }> = {};
-  const record = (name: string, mode: 'h1' | 'h2', value: number) => ((results[name] ??= { h1: [], h2: [] })[mode].push(value));
+  const [streamPort] = await line(streamSrv, 'port');
+  const portOf = (mode: Mode) => (mode === 'h1-stream' ? streamPort : port);
+  const results: Record<string, Record<Mode, number[]>> = {};
+  const record = (name: string, mode: Mode, value: number) => ((results[name] ??= { h1: [], 'h1-stream': [], h2: [] })[mode].push(value));
   const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined;
   for (let rep = 0; rep < reps; rep++) {
     for (const s of only === 'open' ? [] : SCENARIOS) {
-      for (const mode of ['h1', 'h2'] as const) {
-        const child = pinned(1, ['load', port, mode, `${s.connections},${s.depth},${s.size},${duration}`, certDir]);
+      for (const mode of MODES) {
+        const child = pinned(1, ['load', portOf(mode), mode, `${s.connections},${s.depth},${s.size},${duration}`, certDir]);
         const [rate] = await line(child, 'rate');
         record(`${s.name}: messages/s`, mode, Number(rate));
         console.error(`  ${mode} ${s.name}: ${rate} messages/s`);
         await new Promise((r) => child.once('exit', r));
       }
     }
-    for (const mode of only === 'echo' ? [] : (['h1', 'h2'] as const)) {
+    for (const mode of only === 'echo' ? [] : MODES) {
       // A fresh server for each: its memory before any connection is the baseline.
-      const fresh = pinned(0, ['server', certDir]);
+      const fresh = pinned(0, ['server', certDir], mode !== 'h1-stream');
       const [freshPort] = await line(fresh, 'port');
       const measure = async () => {
         fresh.stdin!.write('mem\n');
@@ -185,19 +193,19 @@ async function main(): Promise<void> {
     console.error(`repetition ${rep + 1}/${reps} done`);
   }
   srv.kill();
-  console.log(`\nWebSockets over HTTP/2 vs HTTP/1.1 (both TLS), medians of ${reps}; server on core 0, load on core 1\n`);
-  console.log('| measure | HTTP/1.1 | HTTP/2 | h2 / h1 |');
-  console.log('|---|---:|---:|---:|');
-  for (const [name, { h1, h2 }] of Object.entries(results)) {
-    const a = median(h1);
-    const b = median(h2);
-    console.log(`| ${name} | ${a.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(2)} |`);
+  streamSrv.kill();
+  console.log(`\nWebSockets over HTTP/2 vs HTTP/1.1 (all TLS), medians of ${reps}; server on core 0, load on core 1\n`);
+  console.log('| measure | HTTP/1.1 | HTTP/1.1, fast path off | HTTP/2 | h2 / h1 | h1 fast path on / off |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const [name, values] of Object.entries(results)) {
+    const [a, off, b] = MODES.map((mode) => median(values[mode]));
+    console.log(`| ${name} | ${a.toFixed(0)} | ${off.toFixed(0)} | ${b.toFixed(0)} | ${(b / a).toFixed(2)} | ${(a / off).toFixed(2)} |`);
   }
 }
 
 const [role, ...rest] = argv;
 if (role === 'server') void server(rest[0]);
-else if (role === 'load') void load(Number(rest[0]), rest[1] as 'h1' | 'h2', rest[2], rest[3]);
+else if (role === 'load') void load(Number(rest[0]), rest[1] as Mode, rest[2], rest[3]);
 else
   main().catch((error: unknown) => {
     console.error(error);

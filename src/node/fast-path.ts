@@ -50,7 +50,7 @@ export function setFastPath(enabled: boolean): void {
 export function fastPathStatus(): { enabled: boolean; reason: string } {
   if (forced === false) return { enabled: false, reason: 'turned off (setFastPath(false))' };
   if (decided === undefined) decided = detect();
-  return decided ? { enabled: true, reason: `Node ${process.versions.node}: raw TCP handles` } : { enabled: false, reason: whyNot };
+  return decided ? { enabled: true, reason: `Node ${process.versions.node}: raw TCP and TLS handles` } : { enabled: false, reason: whyNot };
 }
 
 let whyNot = '';
@@ -96,13 +96,19 @@ function refuse(reason: string): null {
 
 const checkedPrototypes = new WeakSet<object>();
 
-/** Whether a socket's handle is a libuv TCP handle with every method the raw wire calls. */
+/**
+ * The handles the raw wire drives: libuv's TCP handle, and node:tls's TLSWrap (a stream handle over
+ * the TCP one: its reads are the decrypted bytes, its writes are encrypted before they go down).
+ */
+const RAW_HANDLES = new Set(['TCP', 'TLSWrap']);
+
+/** Whether a socket's handle is a stream handle the raw wire knows, with every method it calls. */
 export function isRawHandle(handle: unknown): boolean {
   if (typeof handle !== 'object' || handle === null) return false;
   const proto = Object.getPrototypeOf(handle) as object | null;
   if (proto === null) return false;
   if (checkedPrototypes.has(proto)) return true;
-  if ((handle as { constructor?: { name?: string } }).constructor?.name !== 'TCP') return false;
+  if (!RAW_HANDLES.has((handle as { constructor?: { name?: string } }).constructor?.name ?? '')) return false;
   for (const name of HANDLE_METHODS) if (typeof (handle as Record<string, unknown>)[name] !== 'function') return false;
   if (!('onread' in handle) || typeof (handle as { onread: unknown }).onread !== 'function') return false;
   checkedPrototypes.add(proto);

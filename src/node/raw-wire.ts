@@ -1,5 +1,5 @@
 /**
- * The fast path: a wire that drives a plain TCP socket's libuv handle directly. Reads land in one
+ * The fast path: a wire that drives a TCP or TLS socket's handle directly. Reads land in one
  * buffer shared by every raw connection of the process (parsed in place; what must outlive the
  * read is copied once, by the parser); writes go to the handle without the Writable machinery.
  * The net.Socket stays as the connection's owner for everything else — its address, `bytesRead`,
@@ -48,15 +48,15 @@ type BoundSocket = Socket & { [kWire]: RawWire; _handle?: unknown };
 
 /**
  * The raw wire for `socket`, moving it off its stream, when the fast path runs here and the
- * socket is a plain TCP socket nobody else reads; null leaves it on the stream.
+ * socket is a TCP or TLS socket nobody else reads; null leaves it on the stream.
  */
 export function takeOverSocket(socket: Duplex, sink: WireSink): Wire | null {
   const path = fastPath();
   if (path === null || !(socket instanceof Socket)) return null;
   const handle = (socket as BoundSocket)._handle as Handle | undefined;
-  // TLS sockets, sockets with data buffered, being written or read by someone else stay.
-  if ((socket as { encrypted?: boolean }).encrypted || !isRawHandle(handle)) return null;
-  if (socket.readableLength > 0 || socket.writableLength > 0 || socket.listenerCount('data') > 0 || socket.destroyed) return null;
+  // Sockets with data buffered, being written or read by someone else stay.
+  if (!isRawHandle(handle)) return null;
+  if (socket.readableLength > 0 || socket.listenerCount('data') > 0 || socket.destroyed) return null;
   if ((socket as { connecting?: boolean }).connecting) return null;
   return new RawWire(socket, handle!, path, sink);
 }
@@ -69,6 +69,15 @@ export class RawWire implements Wire {
   private reading = false;
   private started = false;
   private stopped = false;
+  /**
+   * What the socket's own Writable still holds (a TLS socket's 101 and early sends: TLS writes
+   * complete later) must leave first: until it is empty, writes go through the stream behind it.
+   */
+  private behindStream: boolean;
+  /** TLSWrap: one write under way at a time; `waiting` (null when none is) holds the next ones. */
+  private readonly oneAtATime: boolean;
+  private waiting: Buffer[] | null = null;
+  private waitingDone: WriteCallback[] = [];
   /** The socket's mark, read once: the getter walks the Writable's state on every call. */
   readonly writableHighWaterMark: number;
 
@@ -81,6 +90,8 @@ export class RawWire implements Wire {
     (socket as BoundSocket)[kWire] = this;
     handle[kRaw] = this;
     this.writableHighWaterMark = socket.writableHighWaterMark;
+    this.behindStream = socket.writableLength > 0;
+    this.oneAtATime = handle.constructor.name === 'TLSWrap';
     // The StreamWire's listeners on the socket report 'end', 'close' and errors as before; ours
     // are only the reads and the writes.
     socket.pause();
@@ -137,6 +148,15 @@ export class RawWire implements Wire {
       if (done) process.nextTick(done, new Error('The connection is closed'));
       return;
     }
+    if (this.behindStream) {
+      if (socket.writableLength > 0) return writeThroughStream(socket, parts, done);
+      this.behindStream = false;
+    }
+    if (this.waiting !== null) return this.wait(parts, done);
+    this.send(parts, done);
+  }
+
+  private send(parts: readonly Buffer[], done: WriteCallback | undefined): void {
     const handle = this.handle;
     const path = this.path;
     const state = path.state;
@@ -164,6 +184,8 @@ export class RawWire implements Wire {
     req.callback = done;
     req.oncomplete = onRawWriteComplete;
     req.async = true;
+    // TLSWrap takes one write at a time (a second is a fatal assertion): the next ones wait.
+    if (this.oneAtATime) this.waiting = [];
     this.pending += bytes;
     if (this.pending >= this.writableHighWaterMark) this.over = true;
     // Node 24 records a completion that came before `oncomplete` was set.
@@ -172,6 +194,31 @@ export class RawWire implements Wire {
       req.writeStatus = null;
       req.oncomplete(status);
     }
+  }
+
+  /** Holds a write while a TLS write is under way; pending counts it from now. */
+  private wait(parts: readonly Buffer[], done: WriteCallback | undefined): void {
+    for (const part of parts) {
+      this.waiting!.push(part);
+      this.pending += part.length;
+    }
+    if (done) this.waitingDone.push(done);
+    if (this.pending >= this.writableHighWaterMark) this.over = true;
+  }
+
+  /** The TLS write under way completed: what waited goes as one write. */
+  private sendWaiting(status: number): void {
+    const parts = this.waiting!;
+    const callbacks = this.waitingDone;
+    this.waiting = null;
+    this.waitingDone = [];
+    for (const part of parts) this.pending -= part.length;
+    if (status < 0 || this.socket.destroyed) {
+      for (const done of callbacks) done(new Error(`write failed (${status})`));
+      return;
+    }
+    if (parts.length === 0) return;
+    this.send(parts, callbacks.length === 0 ? undefined : (error) => { for (const done of callbacks) done(error); });
   }
 
   /** A write that completed (or failed) inside the call. */
@@ -192,19 +239,21 @@ export class RawWire implements Wire {
     const done = req.callback;
     if (status < 0) {
       if (done) done(new Error(`write failed (${status})`));
+      if (this.waiting !== null) this.sendWaiting(status);
       this.socket.destroy();
       return;
     }
     if (done) done(null);
+    if (this.waiting !== null) this.sendWaiting(status);
     if (this.over && this.pending < this.writableHighWaterMark) {
       this.over = false;
       if (!this.socket.destroyed) this.sink.wireDrain();
     }
   }
 
-  /** What our writes left pending (the socket's own Writable is empty once taken over, and stays so). */
+  /** What our writes left pending, and what the socket's Writable held when it was taken over. */
   get writableLength(): number {
-    return this.pending;
+    return this.behindStream ? this.pending + this.socket.writableLength : this.pending;
   }
 
   get writable(): boolean {
@@ -228,6 +277,15 @@ export class RawWire implements Wire {
     this.stopped = true;
     this.pause();
   }
+}
+
+function writeThroughStream(socket: Socket, parts: readonly Buffer[], done: WriteCallback | undefined): void {
+  // The StreamWire's 'drain' listener on the socket reports the drain on this path.
+  socket.cork();
+  const last = parts.length - 1;
+  for (let i = 0; i < last; i++) socket.write(parts[i]);
+  socket.write(parts[last], done ? (error) => done(error ?? null) : undefined);
+  socket.uncork();
 }
 
 function onRawRead(this: Handle): unknown {

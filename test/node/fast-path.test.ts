@@ -79,7 +79,7 @@ describe('the fast path: where it runs', () => {
     expect(String((await next<[Buffer]>(ws, 'message'))[0])).toBe('still works');
   });
 
-  it('server: and handleUpgrade take the socket over too; TLS stays on the stream', async () => {
+  it('server: and handleUpgrade take the socket over too, and so does TLS', async () => {
     const { server: httpServer, port } = await startHttpServer(defer);
     const attached = new WebSocketServer({ server: httpServer });
     defer(() => attached.close({ timeout: 100 }));
@@ -97,10 +97,31 @@ describe('the fast path: where it runs', () => {
     const tlsClient = await connect(`wss://127.0.0.1:${(secure.address() as AddressInfo).port}/`, { ca: certificate.cert });
     defer(() => tlsClient.terminate());
     const [tlsWs, tlsReq] = await tlsAccepted;
-    expect(wireOf(tlsWs)).toBeInstanceOf(StreamWire);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Both ends of a TLS connection drive the TLSWrap handle: decrypted reads, writes encrypted below.
+    expect(wireOf(tlsWs)).toBeInstanceOf(TcpWire);
+    expect(wireOf(tlsClient)).toBeInstanceOf(TcpWire);
     expect((tlsReq.socket as { encrypted?: boolean }).encrypted).toBe(true);
     tlsClient.send('secure');
     expect(String((await next<[Buffer]>(tlsWs, 'message'))[0])).toBe('secure');
+    // Messages past one TLS record and one read, both ways, while more arrive behind them.
+    const big = [randomBytes(200_000), randomBytes(70_000), randomBytes(3)];
+    const got: Buffer[] = [];
+    tlsWs.on('message', (data: Buffer) => {
+      got.push(data);
+      tlsWs.send(data);
+    });
+    const echoed: Buffer[] = [];
+    tlsClient.on('message', (data: Buffer) => echoed.push(data));
+    for (const payload of big) tlsClient.send(payload);
+    await waitFor(() => echoed.length === big.length, 10_000, 'the echoes over TLS');
+    for (let i = 0; i < big.length; i++) {
+      expect(got[i].equals(big[i]), `message ${i} in`).toBe(true);
+      expect(echoed[i].equals(big[i]), `message ${i} back`).toBe(true);
+    }
+    const closed = next<[number]>(tlsClient, 'close');
+    tlsWs.close(4001, 'done');
+    expect((await closed)[0]).toBe(4001);
   });
 });
 
