@@ -1,0 +1,66 @@
+'use strict';
+// Runs ws's three public-API test files with mocha against rfc6455 (through preload.cjs) and prints
+// every test as PASS / FAIL / SKIP with totals. When a test kills the mocha process, that test is
+// recorded as failed and mocha is started again on the tests not yet run.
+// Usage: node run.cjs WS-CHECKOUT [FILE-FILTER]   (run.sh installs ws's devDependencies first)
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ws = path.resolve(process.argv[2]);
+const filter = process.argv[3] || '';
+const out = process.env.WS_SUITE_OUT || '/tmp/ws-suite';
+const files = ['websocket', 'websocket-server', 'create-websocket-stream'].filter((f) => f.includes(filter));
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+function read(report) {
+  const lines = fs.readFileSync(report, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const listed = lines.filter((l) => l.status === 'listed').map((l) => l.title);
+  const result = new Map();
+  let running;
+  for (const l of lines) {
+    if (l.status === 'listed') continue;
+    if (l.status === 'begin') running = l.title;
+    // A test can fail after it passed (its afterEach, a late uncaught error): the failure wins.
+    else if (!result.has(l.title) || l.status === 'fail') result.set(l.title, l), (running = undefined);
+  }
+  return { listed, result, running };
+}
+
+let passed = 0;
+let total = 0;
+for (const file of files) {
+  const report = path.join(out, `${file}.jsonl`);
+  const log = path.join(out, `${file}.log`);
+  fs.writeFileSync(report, '');
+  fs.writeFileSync(log, '');
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const before = attempt === 0 ? undefined : read(report);
+    const args = ['--exit', '--require', path.join(__dirname, 'preload.cjs'), '--reporter', path.join(__dirname, 'reporter.cjs')];
+    if (before) args.push('--invert', '--grep', `^(?:${[...before.result.keys()].map(escape).join('|')})$`);
+    args.push(`test/${file}.test.js`);
+    const env = { ...process.env, WS_SUITE_ROOT: ws, WS_SUITE_REPORT: report };
+    if (attempt === 0) env.WS_SUITE_LIST = '1';
+    const run = spawnSync(path.join(ws, 'node_modules', '.bin', 'mocha'), args, { cwd: ws, env, encoding: 'utf8', timeout: 600_000 });
+    fs.appendFileSync(log, `--- attempt ${attempt} (exit ${run.status})\n${run.stdout}${run.stderr}`);
+    const now = read(report);
+    if (now.result.size >= now.listed.length || !now.running) break;
+    const why = /^(\w*Error\b.*|.*: .*)$/m.exec(run.stderr || '');
+    fs.appendFileSync(report, JSON.stringify({ status: 'fail', title: now.running, error: `killed the mocha process: ${why ? why[0].slice(0, 160) : `exit ${run.status}`}` }) + '\n');
+  }
+  const { listed, result } = read(report);
+  let ok = 0;
+  for (const title of listed) {
+    const r = result.get(title);
+    if (!r) console.log(`NOT RUN ${file} :: ${title}`);
+    else if (r.status === 'pass') ok++, console.log(`PASS ${file} :: ${title}`);
+    else if (r.status === 'pending') console.log(`SKIP ${file} :: ${title}`);
+    else console.log(`FAIL ${file} :: ${title} -- ${r.error}`);
+  }
+  // Hook failures carry their own titles: shown, not counted.
+  for (const [title, r] of result) if (!listed.includes(title)) console.log(`HOOK FAIL ${file} :: ${title} -- ${r.error}`);
+  console.log(`TOTAL ${file}: ${ok}/${listed.length} passed`);
+  passed += ok;
+  total += listed.length;
+}
+console.log(`TOTAL all: ${passed}/${total} passed`);
