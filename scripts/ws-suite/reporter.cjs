@@ -4,11 +4,23 @@
 // they fail) leaves every earlier result, and run.cjs can tell which test was running.
 const fs = require('node:fs');
 
+const show = (v) => {
+  try {
+    return require('node:util').inspect(v, { breakLength: Infinity, depth: 2 }).slice(0, 120);
+  } catch {
+    return '?';
+  }
+};
+
 module.exports = function LineReporter(runner) {
   const out = process.env.WS_SUITE_REPORT;
   const write = (status, test, err) => {
     const line = { status, title: test.fullTitle() };
-    if (err) line.error = String(err.message || err).split('\n')[0].slice(0, 200);
+    if (err) {
+      line.error = String(err.message || err).split('\n')[0].slice(0, 200);
+      // assert's actual/expected say more than its first line does.
+      if ('actual' in err) line.error += ` [actual ${show(err.actual)}, expected ${show(err.expected)}]`;
+    }
     fs.appendFileSync(out, JSON.stringify(line) + '\n');
   };
   runner.on('start', () => {
