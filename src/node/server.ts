@@ -261,10 +261,13 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     if (!hooks) return this.upgrade(socket, head, checked, undefined, callback);
     // Hooks get the handshake timeout too: a hook that never settles must not hold the socket.
     if (!(socket as PendingSocket)[kHandshakeTimer]) armHandshakeTimer(socket, this.handshakeTimeout);
+    const hooksDone = this.runHooks(req, socket);
     // Nobody else watches the socket while the hooks run, and http sockets allow half-open: a
-    // client that hangs up would leave it open until the timer fired.
+    // client that hangs up would leave it open until the timer fired. Added once verifyClient has
+    // run (synchronously, in runHooks): an 'end' listener of its own sees the socket half-closed
+    // (still writable), as in ws, before this one lets it go.
     socket.once('end', destroyOnEnd);
-    this.runHooks(req, socket).then(
+    hooksDone.then(
       (outcome) => {
         if (!('status' in outcome)) return this.upgrade(socket, head, checked, outcome.user, callback);
         // The app shaped this refusal: one it cannot send safely is its error, and a 500.
