@@ -473,7 +473,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
    * `code` says otherwise); after `timeout` ms (default 10 s) the rest are terminated. Resolves
    * once all are closed, and 'close' is emitted once. A server passed in with `server` is left
    * listening. Called again while closing, it waits for the same end; called once closed, the
-   * callback gets an error (the server is not running, as in ws) and the promise still resolves.
+   * callback gets an error (the server is not running, as in ws), 'close' is emitted again (as in
+   * ws) and the promise still resolves.
    * With `clientTracking: false` the connections are not known: they are left open.
    */
   close(callback?: (error?: Error) => void): Promise<void>;
@@ -487,6 +488,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     const done = (this.closing ??= this.shutdown(options));
     if (this.stopped) {
       if (callback) process.nextTick(callback, new Error('The server is not running'));
+      // As in ws: code that calls close() and then waits for 'close' must not wait forever.
+      process.nextTick(() => this.emit('close'));
     } else if (callback) {
       done.then(() => callback!(), callback);
     }
