@@ -28,6 +28,12 @@ function read(report) {
   return { listed, result, running };
 }
 
+/** Why mocha died: the first error line of its stderr. */
+function killed(run) {
+  const why = /^(\w*Error\b.*|.*: .*)$/m.exec(run.stderr || '');
+  return `killed the mocha process: ${why ? why[0].slice(0, 160) : `exit ${run.status}`}`;
+}
+
 function mocha(file, report, args, list) {
   const env = { ...process.env, WS_SUITE_ROOT: ws, WS_SUITE_REPORT: report };
   if (list) env.WS_SUITE_LIST = '1';
@@ -51,8 +57,7 @@ function inSequence(file, report, log) {
       if (before && now.result.size === before.result.size) break;
       continue; // a failed hook made mocha skip the rest of its suite: run those on their own
     }
-    const why = /^(\w*Error\b.*|.*: .*)$/m.exec(run.stderr || '');
-    fs.appendFileSync(report, JSON.stringify({ status: 'fail', title: now.running, error: `killed the mocha process: ${why ? why[0].slice(0, 160) : `exit ${run.status}`}` }) + '\n');
+    fs.appendFileSync(report, JSON.stringify({ status: 'fail', title: now.running, error: killed(run) }) + '\n');
   }
   return read(report);
 }
@@ -64,9 +69,7 @@ function alone(file, title) {
   fs.writeFileSync(report, '');
   const run = mocha(file, report, ['--grep', `^${escape(title)}$`], false);
   const r = read(report).result.get(title);
-  if (r) return r;
-  const why = /^(\w*Error\b.*|.*: .*)$/m.exec(run.stderr || '');
-  return { status: 'fail', error: `killed the mocha process: ${why ? why[0].slice(0, 160) : `exit ${run.status}`}` };
+  return r ?? { status: 'fail', error: killed(run) };
 }
 
 let passed = 0;
