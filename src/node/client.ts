@@ -199,8 +199,10 @@ class ClientAttempt {
       }
       this.target = to;
       this.ws.setUrl(to.url.href);
-      const nextAuth = credentials(to.url) ?? (sameServer(from, to) ? auth : undefined);
-      return this.send(to, nextAuth, headersForRedirect(userHeaders, from, to));
+      // A 'redirect' listener is handed the new request and decides what it carries (as in ws).
+      const keep = sameServer(from, to) || this.ws.listenerCount('redirect') > 0;
+      const nextAuth = credentials(to.url) ?? (keep ? auth : undefined);
+      return this.send(to, nextAuth, keep ? userHeaders : headersForRedirect(userHeaders, from, to));
     }
     if (this.ws.listenerCount('unexpected-response') > 0) return this.handOver(request, res);
     void readRefusalBody(res).then((body) => this.fail(new HandshakeError(`Unexpected server response: ${res.statusCode}`, res.statusCode, res.headers, { body })));

@@ -42,8 +42,9 @@ export function redirectTarget(from: ClientTarget, location: string): ClientTarg
 /**
  * Request headers the application set that carry credentials or name the first server: RFC 9110
  * §15.4 asks a user agent to consider removing Authorization and Cookie when the redirect goes to
- * another origin, and a Host for the first server is wrong for another. A 'redirect' listener can
- * add them back on the new request (`request.setHeader`) if it trusts the target.
+ * another origin, and a Host for the first server is wrong for another. When the application
+ * listens for 'redirect', nothing is dropped (as in ws): its listener gets the new request and
+ * removes (`request.removeHeader`) what the target must not see.
  */
 const CROSS_SERVER_DROPPED = new Set(['authorization', 'cookie', 'host']);
 

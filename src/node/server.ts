@@ -261,10 +261,13 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     if (!hooks) return this.upgrade(socket, head, checked, undefined, callback);
     // Hooks get the handshake timeout too: a hook that never settles must not hold the socket.
     if (!(socket as PendingSocket)[kHandshakeTimer]) armHandshakeTimer(socket, this.handshakeTimeout);
+    const hooksDone = this.runHooks(req, socket);
     // Nobody else watches the socket while the hooks run, and http sockets allow half-open: a
-    // client that hangs up would leave it open until the timer fired.
+    // client that hangs up would leave it open until the timer fired. Added once verifyClient has
+    // run (synchronously, in runHooks): an 'end' listener of its own sees the socket half-closed
+    // (still writable), as in ws, before this one lets it go.
     socket.once('end', destroyOnEnd);
-    this.runHooks(req, socket).then(
+    hooksDone.then(
       (outcome) => {
         if (!('status' in outcome)) return this.upgrade(socket, head, checked, outcome.user, callback);
         // The app shaped this refusal: one it cannot send safely is its error, and a 500.
@@ -470,7 +473,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
    * `code` says otherwise); after `timeout` ms (default 10 s) the rest are terminated. Resolves
    * once all are closed, and 'close' is emitted once. A server passed in with `server` is left
    * listening. Called again while closing, it waits for the same end; called once closed, the
-   * callback gets an error (the server is not running, as in ws) and the promise still resolves.
+   * callback gets an error (the server is not running, as in ws), 'close' is emitted again (as in
+   * ws) and the promise still resolves.
    * With `clientTracking: false` the connections are not known: they are left open.
    */
   close(callback?: (error?: Error) => void): Promise<void>;
@@ -484,6 +488,8 @@ export class WebSocketServer<User = unknown, W extends WebSocket<any, any> = Web
     const done = (this.closing ??= this.shutdown(options));
     if (this.stopped) {
       if (callback) process.nextTick(callback, new Error('The server is not running'));
+      // As in ws: code that calls close() and then waits for 'close' must not wait forever.
+      process.nextTick(() => this.emit('close'));
     } else if (callback) {
       done.then(() => callback!(), callback);
     }

@@ -256,11 +256,12 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
   /**
    * A Blob given to send() could not be read (its file changed, say): the message is lost, and
    * the peer would see the ones after it without it, so the connection fails, as in ws: the
-   * callback and 'error' get the reason, and the connection is dropped (1006).
+   * callback and 'error' get the reason, and the connection is dropped (1006). Once it has
+   * closed, only the callback hears of it: 'close' is the last event, as in ws.
    */
   private blobUnreadable(error: Error, callback: SendCallback | undefined): void {
     callback?.(error);
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.state !== CLOSED && this.listenerCount('error') > 0) this.emit('error', error);
     this.transport?.terminate(`A Blob could not be read: ${error.message}`);
   }
 

@@ -9,7 +9,7 @@ import { CloseCode, DEFAULT_MAX_PAYLOAD, isValidCloseCode, MAX_CLOSE_REASON, MAX
 import { ProtocolError } from './errors.js';
 import { DeflateCodec } from './extensions/deflate-codec.js';
 import type { DeflateOptions, DeflateParams } from './extensions/permessage-deflate.js';
-import { Outbox, type Batch, type Frame, type WriteCallback } from './outbox.js';
+import { Outbox, frameSize, type Batch, type Frame, type WriteCallback } from './outbox.js';
 import { FrameParser, type ParserSink } from './parser.js';
 import { encodeClosePayload, encodeFrame } from './serializer.js';
 import { isUtf8 } from './utf8.js';
@@ -81,6 +81,11 @@ export class Connection implements ParserSink {
   private readonly autoPong: boolean;
   private readonly codec: DeflateCodec | null;
   private readonly outbox = new Outbox();
+  /**
+   * Bytes of the close frame while it waits in the outbox: not counted in `bufferedAmount`, which
+   * is application data (WHATWG: "does not include framing overhead"), so close() leaves it as is.
+   */
+  private closeFrameBytes = 0;
   private pongPayload: Buffer | null = null;
   private signalled = false;
   private continuing = false;
@@ -160,7 +165,7 @@ export class Connection implements ParserSink {
 
   /** Bytes waiting to be taken by the transport: frames, messages being compressed, a pong owed. */
   get bufferedAmount(): number {
-    return this.outbox.bytes + (this.pongPayload === null ? 0 : this.pongPayload.length + 6);
+    return this.outbox.bytes - this.closeFrameBytes + (this.pongPayload === null ? 0 : this.pongPayload.length + 6);
   }
 
   /** Whether a fragmented message is being sent (the next `send()` continues it). */
@@ -176,7 +181,10 @@ export class Connection implements ParserSink {
       this.pongPayload = null;
       this.outbox.push(encodeFrame(Opcode.Pong, pong, true, false, this.masked), undefined);
     }
-    return this.outbox.take();
+    const batch = this.outbox.take();
+    // Nothing is queued after the close frame: an empty outbox is one that gave it away.
+    if (this.outbox.bytes === 0) this.closeFrameBytes = 0;
+    return batch;
   }
 
   /**
@@ -260,6 +268,7 @@ export class Connection implements ParserSink {
     this.codec?.close();
     this.pongPayload = null;
     this.outbox.fail(error);
+    this.closeFrameBytes = 0;
   }
 
   private queue(frame: Frame, callback: WriteCallback | undefined): void {
@@ -282,7 +291,10 @@ export class Connection implements ParserSink {
   private writeClose(code: number | undefined, reason: string | Uint8Array): void {
     this.closeSent = true;
     this.state = State.Closing;
-    this.queue(encodeFrame(Opcode.Close, encodeClosePayload(code, reason), true, false, this.masked), undefined);
+    const frame = encodeFrame(Opcode.Close, encodeClosePayload(code, reason), true, false, this.masked);
+    // Set before queue(): a transport may take the output at once, which clears it.
+    this.closeFrameBytes = frameSize(frame);
+    this.queue(frame, undefined);
   }
 
   private finish(): void {

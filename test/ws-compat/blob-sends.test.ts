@@ -96,4 +96,26 @@ describe('a Blob that cannot be read', () => {
     await raw.peers[0].closed;
     expect(raw.frames.filter((f) => f.opcode === OP.text)).toEqual([]);
   });
+
+  it("once the connection has closed, only the callback hears of it: no 'error' after 'close'", async () => {
+    // A Blob whose read fails when the test says so: after 'close'.
+    let fail!: (error: Error) => void;
+    class SlowBlob extends Blob {
+      override arrayBuffer(): Promise<ArrayBuffer> {
+        return new Promise((_, reject) => (fail = reject));
+      }
+    }
+    const raw = await RawServer.start(defer);
+    const ws = await openTo(raw);
+    const errors: Error[] = [];
+    ws.on('error', (error) => errors.push(error));
+    const sent = new Promise<Error | null | undefined>((resolve) => ws.send(new SlowBlob(['x'.repeat(64)]), resolve));
+    const done = closed(ws);
+    raw.peers[0].socket.destroy();
+    await done;
+    fail(new DOMException('The blob could not be read', 'NotReadableError'));
+    expect((await sent)?.name).toBe('NotReadableError');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(errors).toEqual([]);
+  });
 });
