@@ -176,11 +176,7 @@ export class Connection implements ParserSink {
   /** Everything ready to write, in order, removed from the queue; null when nothing is. */
   takeOutput(): Batch | null {
     this.signalled = false;
-    const pong = this.pongPayload;
-    if (pong !== null) {
-      this.pongPayload = null;
-      this.outbox.push(encodeFrame(Opcode.Pong, pong, true, false, this.masked), undefined);
-    }
+    this.queueOwedPong();
     const batch = this.outbox.take();
     // Nothing is queued after the close frame: an empty outbox is one that gave it away.
     if (this.outbox.bytes === 0) this.closeFrameBytes = 0;
@@ -288,7 +284,16 @@ export class Connection implements ParserSink {
     else this.afterCompression = next;
   }
 
+  private queueOwedPong(): void {
+    const pong = this.pongPayload;
+    if (pong === null) return;
+    this.pongPayload = null;
+    this.outbox.push(encodeFrame(Opcode.Pong, pong, true, false, this.masked), undefined);
+  }
+
   private writeClose(code: number | undefined, reason: string | Uint8Array): void {
+    // Nothing may follow our close frame (§5.5.1): a pong still owed goes out before it.
+    this.queueOwedPong();
     this.closeSent = true;
     this.state = State.Closing;
     const frame = encodeFrame(Opcode.Close, encodeClosePayload(code, reason), true, false, this.masked);

@@ -123,6 +123,15 @@ describe('Connection', () => {
         expect(r.events).toEqual([{ type: 'ping', data: bytes('are you there?') }]);
       });
 
+      it('a pong owed while congested goes before our close frame, never after it', () => {
+        const { c, r } = setup(side);
+        c.congested = true;
+        c.receive(frame({ opcode: OP.ping, payload: 'owed', mask: masked }));
+        expect(written(r)).toEqual([]);
+        c.close(1000);
+        expect(written(r)).toEqual([w(OP.pong, 'owed'), w(OP.close, closePayload(1000))]);
+      });
+
       it('delivers messages and pongs', () => {
         const { c, r } = setup(side);
         c.receive(
