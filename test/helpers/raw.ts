@@ -1,5 +1,5 @@
 /**
- * Raw WebSocket peers over node:net, written from RFC 6455 §4 and §5.2 (and RFC 7692 §7.2 for
+ * Raw WebSocket peers over node:net (or node:tls), written from RFC 6455 §4 and §5.2 (and RFC 7692 §7.2 for
  * compressed messages) without any code from src/: handshakes typed by hand, frames built and read
  * byte for byte, so a test can send what no well-behaved library would and see exactly what came
  * back. A raw client (RawClient) to test our server, a raw server (RawServer, startRawServer) to
@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import * as zlib from 'node:zlib';
 import type { Defer } from './cleanup.js';
 
@@ -334,6 +335,8 @@ export interface RawOpenOptions {
   localAddress?: string;
   /** Answer pings with (masked) pongs; default false. */
   autoPong?: boolean;
+  /** Speak TLS (wss://) with these options (e.g. `ca`, `servername`). */
+  tls?: tls.ConnectionOptions;
 }
 
 /**
@@ -382,7 +385,8 @@ export class RawClient extends FrameReader {
    * a wrong Sec-WebSocket-Accept rejects). Rejects when the connection closes before a response.
    */
   static async connect(port: number, options: RawOpenOptions = {}, defer?: Defer): Promise<RawClient> {
-    const socket = net.connect({ port, host: '127.0.0.1', localAddress: options.localAddress });
+    const where = { port, host: '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+    const socket = options.tls ? tls.connect({ ...where, ...options.tls }) : net.connect(where);
     defer?.(() => socket.destroy());
     const key = randomBytes(16).toString('base64');
     const extra = Array.isArray(options.headers) ? options.headers : Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`);

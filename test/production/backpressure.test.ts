@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from '../../src/index.js';
 import type { ServerRequest } from '../../src/node/server.js';
+import { useCertificate } from '../helpers/certificate.js';
 import { useCleanup } from '../helpers/cleanup.js';
 import { closeFrame, OP, RawClient, serverFrameSize } from '../helpers/raw.js';
 import { startServer } from '../helpers/server.js';
@@ -13,10 +14,14 @@ import { delay, next, SLACK, waitFor } from '../helpers/wait.js';
 
 const defer = useCleanup();
 
-async function pair(options: Parameters<typeof startServer>[1] = {}) {
-  const { server, port } = await startServer(defer, options);
+const certificate = useCertificate();
+
+/** A server and a raw peer that answers pings; `secure`: over TLS (wss://), on the fast path too. */
+async function pair(options: Parameters<typeof startServer>[1] = {}, secure = false) {
+  const tls = secure ? { key: certificate.key, cert: certificate.cert } : {};
+  const { server, port } = await startServer(defer, { ...options, ...tls });
   const connection = next<[WebSocket, ServerRequest]>(server, 'connection');
-  const peer = await RawClient.connect(port, { autoPong: true });
+  const peer = await RawClient.connect(port, { autoPong: true, tls: secure ? { ca: certificate.cert, servername: 'localhost' } : undefined });
   defer(() => peer.destroy());
   const [ws, req] = await connection;
   return { server, peer, ws, socket: req.socket as Socket };
@@ -145,30 +150,32 @@ describe('maxBufferedAmount (a client that stops reading)', () => {
     return { maxWhileOpen, accepted, lastOpenAt };
   }
 
-  it('default policy: closes with 1013 and terminates after closeTimeout when the close frame cannot get through; bufferedAmount never exceeds the cap + one message', async () => {
-    const CLOSE_TIMEOUT = 300;
-    const { ws, peer, socket, server } = await pair({ backpressure: { maxBufferedAmount: MAX }, closeTimeout: CLOSE_TIMEOUT });
-    peer.socket.pause();
-    const closed = next<[number, Buffer, boolean]>(ws, 'close', 5000);
-    const { maxWhileOpen, lastOpenAt: closing } = await sendUntilRefused(ws);
-    expect(ws.readyState).toBe(ws.CLOSING);
-    expect(maxWhileOpen).toBeGreaterThan(MAX - serverFrameSize(SIZE));
-    expect(maxWhileOpen).toBeLessThanOrEqual(MAX + serverFrameSize(SIZE));
-    // What the server holds for this socket is bounded too: the cap plus the close frame.
-    expect(socket.writableLength).toBeLessThanOrEqual(MAX + serverFrameSize(SIZE) + 64);
+  for (const secure of [false, true]) {
+    it(`default policy${secure ? ', over TLS' : ''}: closes with 1013 and terminates after closeTimeout when the close frame cannot get through; bufferedAmount never exceeds the cap + one message`, async () => {
+      const CLOSE_TIMEOUT = 300;
+      const { ws, peer, socket, server } = await pair({ backpressure: { maxBufferedAmount: MAX }, closeTimeout: CLOSE_TIMEOUT }, secure);
+      peer.socket.pause();
+      const closed = next<[number, Buffer, boolean]>(ws, 'close', 5000);
+      const { maxWhileOpen, lastOpenAt: closing } = await sendUntilRefused(ws);
+      expect(ws.readyState).toBe(ws.CLOSING);
+      expect(maxWhileOpen).toBeGreaterThan(MAX - serverFrameSize(SIZE));
+      expect(maxWhileOpen).toBeLessThanOrEqual(MAX + serverFrameSize(SIZE));
+      // What the server holds for this socket is bounded too: the cap plus the close frame.
+      expect(socket.writableLength).toBeLessThanOrEqual(MAX + serverFrameSize(SIZE) + 64);
 
-    const [code, , wasClean] = await closed;
-    const elapsed = performance.now() - closing;
-    expect(code).toBe(1006);
-    expect(wasClean).toBe(false);
-    expect(elapsed).toBeGreaterThanOrEqual(CLOSE_TIMEOUT - 2); // timers may fire a millisecond early
-    expect(elapsed).toBeLessThan(CLOSE_TIMEOUT + SLACK);
-    expect(socket.destroyed).toBe(true);
-    expect(server.clients.size).toBe(0);
-    // Later sends are refused and allocate nothing on the socket.
-    expect(ws.send('more')).toBe(false);
-    expect(socket.writableLength).toBe(0);
-  });
+      const [code, , wasClean] = await closed;
+      const elapsed = performance.now() - closing;
+      expect(code).toBe(1006);
+      expect(wasClean).toBe(false);
+      expect(elapsed).toBeGreaterThanOrEqual(CLOSE_TIMEOUT - 2); // timers may fire a millisecond early
+      expect(elapsed).toBeLessThan(CLOSE_TIMEOUT + SLACK);
+      expect(socket.destroyed).toBe(true);
+      expect(server.clients.size).toBe(0);
+      // Later sends are refused and allocate nothing on the socket.
+      expect(ws.send('more')).toBe(false);
+      expect(socket.writableLength).toBe(0);
+    });
+  }
 
   it('default policy: a peer that reads again in time gets every accepted message, then the 1013 close frame', async () => {
     const { ws, peer, server } = await pair({ backpressure: { maxBufferedAmount: MAX }, closeTimeout: 10_000 });
