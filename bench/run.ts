@@ -13,18 +13,21 @@
  *          --reps N · --duration S · --warmup S · --no-install · --no-build ·
  *          --baseline DIST (another build's dist/, e.g. of an earlier commit: a server 'rfc6455-base'
  *          beside ours in the same run, for before/after ratios) ·
- *          --node24 BIN (default .ci/.node24's, when installed: rfc6455 and ws again on Node 24)
+ *          --node24 BIN (default .ci/.node24's, when installed: rfc6455 and ws again on Node 24) ·
+ *          --profile (Node servers under --cpu-prof: where their time went in the measured window,
+ *          by category — bench/profile-categories.ts; the profiles stay in bench/results/raw/profiles/)
  *
  * rfc6455 runs twice: on the raw fast path (the default) and with RFC6455_FAST_PATH=0 (the
  * documented stream path), as 'rfc6455-stream'. The server's CPU time is read from /proc over
  * the measured window, for CPU per message where the load generator saturates.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePeers } from './peers.js';
+import { categorize, formatShares } from './profile-categories.js';
 import { render, type EchoCell, type EchoRun, type MicroRow, type Results } from './report.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -52,6 +55,7 @@ const microRuns = quick ? 1 : 3;
 const serverFilter = option('servers')?.split(',');
 const baseline = option('baseline');
 const scenarioFilter = option('scenarios')?.split(',');
+const profile = flag('profile');
 
 const t0 = Date.now();
 function log(line: string): void {
@@ -229,9 +233,14 @@ function pinned(core: number, bin: string, args: string[]): [string, string[]] {
   return ['sh', ['-c', ULIMIT, 'sh', ...inner]];
 }
 
-async function startServer(server: Server): Promise<{ child: ChildProcess; port: number; output: () => string }> {
+let profiles = 0;
+
+async function startServer(server: Server): Promise<{ child: ChildProcess; port: number; output: () => string; profileDir: string | null }> {
   const port = nextPort++;
-  const { bin, args, env } = server.cmd(port);
+  const { bin, args: serverArgs, env } = server.cmd(port);
+  // Node servers only: the profile is written when the server exits on our SIGTERM.
+  const profileDir = profile && (bin === node || bin === node24) ? path.join(resultsDir, 'raw/profiles', `${Date.now()}-${server.id}-${profiles++}`) : null;
+  const args = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, ...serverArgs] : serverArgs;
   const [cmd, cmdArgs] = pinned(0, bin, args);
   const child = spawn(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   let out = '';
@@ -251,7 +260,16 @@ async function startServer(server: Server): Promise<{ child: ChildProcess; port:
       reject(new Error(`${server.id} exited (${code}) before listening:\n${out}`));
     });
   });
-  return { child, port, output: () => out };
+  return { child, port, output: () => out, profileDir };
+}
+
+/** The categories of a stopped server's profile over the run's measured window, or null. */
+function profileOf(dir: string | null, run: EchoRun): ReturnType<typeof categorize> | null {
+  if (!dir || !existsSync(dir) || run.window_us === undefined) return null;
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return null;
+  const [from, to] = run.window_us as [number, number];
+  return categorize(path.join(dir, file), from, to);
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
@@ -288,11 +306,21 @@ function runLoadgen(port: number, args: string[], serverPid?: number): Promise<E
     // connecting and the warm-up) to its exit.
     let cpuStart: number | null = null;
     let cpuEnd: number | null = null;
+    // The same window on the monotonic clock, in µs, for the server's profile (--profile).
+    const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+    let windowStart = 0;
+    let windowEnd = 0;
     child.stderr.on('data', (d) => {
       err += d;
-      if (cpuStart === null && err.includes('loadgen: measuring')) cpuStart = cpuSeconds(serverPid);
+      if (cpuStart === null && err.includes('loadgen: measuring')) {
+        cpuStart = cpuSeconds(serverPid);
+        windowStart = nowUs();
+      }
     });
-    child.stdout.on('data', () => (cpuEnd ??= cpuSeconds(serverPid)));
+    child.stdout.on('data', () => {
+      cpuEnd ??= cpuSeconds(serverPid);
+      windowEnd ||= nowUs();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), (warmup + duration) * 1000 + 180_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -302,6 +330,7 @@ function runLoadgen(port: number, args: string[], serverPid?: number): Promise<E
       try {
         const run = JSON.parse(out) as EchoRun;
         if (cpuStart !== null && cpuEnd !== null) run.server_cpu = (cpuEnd - cpuStart) / (Number(run.seconds) || duration);
+        if (windowStart && windowEnd) run.window_us = [windowStart, windowEnd];
         resolve(run);
       } catch {
         reject(new Error(`loadgen printed no result: ${out} ${err}`));
@@ -369,6 +398,15 @@ async function runEcho(): Promise<Record<string, Record<string, EchoCell>>> {
           log(`${tag}: FAILED — ${cell.error}${started ? `\n    server said: ${started.output().trim().split('\n').slice(-3).join(' | ')}` : ''}`);
         } finally {
           if (started) await stopServer(started.child);
+        }
+        const run = cell.runs.at(-1);
+        const where = started && run && !cell.error ? profileOf(started.profileDir, run) : null;
+        if (where && run) {
+          run.profile = where.shares;
+          const count = Number(run.count) || 0;
+          const unit = { 'deliveries/s': 'delivery', 'handshakes/s': 'handshake' }[sc.unit] ?? 'message';
+          const perUnit = count > 0 ? ` · busy ${(where.busyUs / count).toFixed(2)} µs per ${unit}` : '';
+          log(`  profile (${where.samples} samples in the window): ${formatShares(where.shares)}${perUnit}`);
         }
       }
     }
