@@ -38,7 +38,7 @@ export class RequestHead {
   get socket(): Socket {
     const source = this.source;
     // A connection accepted without a net.Socket makes one here; a socket is its own.
-    return source instanceof Socket ? source : ((source as { socket?: Socket }).socket ?? (source as Socket));
+    return source instanceof Socket ? source : ((source as { socket?: Socket }).socket ?? (source as unknown as Socket));
   }
 
   /** The client's address, without making a net.Socket where there is none yet. */
