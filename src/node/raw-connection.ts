@@ -7,7 +7,6 @@
  * handle is made only when the application asks for one (`req.socket`, `ws._socket`); from then on
  * teardown goes through it, so the two never disagree about whether the handle is open.
  */
-import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import { fastPath, type FastPath } from './fast-path.js';
 import { wireOnHandle, type Handle, type HandleOwner, type RawWire } from './raw-wire.js';
@@ -42,7 +41,20 @@ interface ShutdownReq {
 /** Unused but for the sink the wire reports to until the WebSocket has it (writes before the upgrade). */
 const noSink: WireSink = { wireData() {}, wireEnd() {}, wireClose() {}, wireDrain() {} };
 
-export class RawConnection extends EventEmitter implements HandleOwner {
+type Listener = (...args: any[]) => void;
+/** One listener of the few the handshake code adds (and removes before the upgrade). */
+interface Entry {
+  event: string | symbol;
+  listener: Listener;
+  once: boolean;
+}
+
+/**
+ * Not an EventEmitter: its listener table (a dictionary-mode object) would outlive the handshake
+ * on every idle connection. The handshake's few listeners live in an array that is gone after it.
+ */
+export class RawConnection implements HandleOwner {
+  private table: Entry[] | null = null;
   /** Whoever reads this connection's bytes until the wire does (the head reader, then the hooks' wait). */
   reader: HeadReader | null;
   /** What arrived of the request head so far (the head reader's). */
@@ -65,7 +77,6 @@ export class RawConnection extends EventEmitter implements HandleOwner {
     readonly handle: ClientHandle,
     reader: HeadReader,
   ) {
-    super();
     this.reader = reader;
     handle[kConnection] = this;
     handle.setNoDelay(true);
@@ -244,6 +255,50 @@ export class RawConnection extends EventEmitter implements HandleOwner {
   }
 
   // What code written for a net.Socket calls on the object it was given as the socket.
+
+  on(event: string | symbol, listener: Listener): this {
+    (this.table ??= []).push({ event, listener, once: false });
+    return this;
+  }
+
+  addListener(event: string | symbol, listener: Listener): this {
+    return this.on(event, listener);
+  }
+
+  once(event: string | symbol, listener: Listener): this {
+    (this.table ??= []).push({ event, listener, once: true });
+    return this;
+  }
+
+  removeListener(event: string | symbol, listener: Listener): this {
+    const list = this.table;
+    if (list === null) return this;
+    const at = list.findIndex((entry) => entry.event === event && entry.listener === listener);
+    if (at !== -1) list.splice(at, 1);
+    if (list.length === 0) this.table = null;
+    return this;
+  }
+
+  off(event: string | symbol, listener: Listener): this {
+    return this.removeListener(event, listener);
+  }
+
+  listenerCount(event: string | symbol): number {
+    return this.table?.filter((entry) => entry.event === event).length ?? 0;
+  }
+
+  emit(event: string | symbol, ...args: unknown[]): boolean {
+    const list = this.table;
+    if (list === null) return false;
+    let any = false;
+    for (const entry of list.slice()) {
+      if (entry.event !== event) continue;
+      if (entry.once) this.removeListener(event, entry.listener);
+      any = true;
+      entry.listener.apply(this, args);
+    }
+    return any;
+  }
 
   setNoDelay(): this {
     return this;
