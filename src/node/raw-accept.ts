@@ -11,7 +11,7 @@
  */
 import type * as net from 'node:net';
 import { buildErrorResponse } from '../protocol/handshake.js';
-import { fastPath, isRawHandle } from './fast-path.js';
+import { fastPath } from './fast-path.js';
 import { RawConnection, type ClientHandle } from './raw-connection.js';
 import { scanHead } from './upgrade-listener.js';
 
@@ -25,9 +25,10 @@ const kRawServer = Symbol('rfc6455.rawServer');
 type RawListener = net.Server & { [kRawPending]?: Set<RawConnection>; _handle?: unknown };
 type Pending = RawConnection & { [kRawServer]?: RawListener };
 
-const CLIENT_METHODS = ['shutdown', 'getpeername', 'setNoDelay'] as const;
+const CLIENT_METHODS = ['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'writev', 'close', 'shutdown', 'getpeername', 'setNoDelay'] as const;
+const checkedPrototypes = new WeakSet<object>();
 
-/** Whether connections accepted from now on may skip net.Socket. */
+/** Whether a server created now may accept its connections without net.Socket. */
 export function rawAcceptEnabled(): boolean {
   const setting = process.env.RFC6455_RAW_ACCEPT;
   if (setting === '0' || setting === 'false' || setting === 'off') return false;
@@ -45,7 +46,7 @@ export function acceptRaw(server: net.Server, handshakeTimeout: number): boolean
   const nodeAccept = handle.onconnection;
   const pending = ((server as RawListener)[kRawPending] = new Set());
   handle.onconnection = function onRawConnection(this: unknown, status: number, clientHandle?: unknown): void {
-    if (status !== 0 || !isClientHandle(clientHandle) || !rawAcceptEnabled()) return nodeAccept.call(this, status, clientHandle);
+    if (status !== 0 || !isClientHandle(clientHandle)) return nodeAccept.call(this, status, clientHandle);
     const connection = new RawConnection(clientHandle, readHead) as Pending;
     if (connection.destroyed) return;
     connection[kRawServer] = server as RawListener;
@@ -61,9 +62,19 @@ export function closeRawPending(server: net.Server): void {
   for (const connection of (server as RawListener)[kRawPending] ?? []) connection.destroy();
 }
 
+/**
+ * A libuv TCP handle with every method used on it. Not fast-path.ts's isRawHandle: that one wants
+ * the `onread` a net.Socket sets, which a fresh handle only has the accessor of, and it caches by
+ * prototype, so its answer here would depend on whether some socket had been checked before.
+ */
 function isClientHandle(handle: unknown): handle is ClientHandle {
-  if (!isRawHandle(handle)) return false;
+  if (typeof handle !== 'object' || handle === null) return false;
+  const proto = Object.getPrototypeOf(handle) as object | null;
+  if (proto === null) return false;
+  if (checkedPrototypes.has(proto)) return true;
+  if ((handle as { constructor?: { name?: string } }).constructor?.name !== 'TCP' || !('onread' in handle)) return false;
   for (const name of CLIENT_METHODS) if (typeof (handle as Record<string, unknown>)[name] !== 'function') return false;
+  checkedPrototypes.add(proto);
   return true;
 }
 

@@ -20,7 +20,6 @@ export interface ClientHandle extends Handle {
   shutdown(req: object): number;
   close(callback: () => void): void;
   getpeername(out: Record<string, unknown>): number;
-  getsockname(out: Record<string, unknown>): number;
   setNoDelay(enable: boolean): number;
   [kConnection]?: RawConnection;
 }
@@ -28,6 +27,8 @@ export interface ClientHandle extends Handle {
 const kConnection = Symbol('rfc6455.rawConnection');
 /** What a connection may hold past its head while the handshake hooks run. */
 const EARLY_LIMIT = 64 * 1024;
+/** What one early read is counted as at least: a peer sending a byte at a time holds objects, not bytes. */
+const EARLY_CHUNK_COST = 1024;
 
 /** What reads the request head: called with each chunk, and with null at the peer's FIN. */
 export type HeadReader = (connection: RawConnection, chunk: Buffer | null) => void;
@@ -141,7 +142,7 @@ export class RawConnection implements HandleOwner {
     if (chunk !== null) {
       (this.early ??= []).push(chunk);
       // A client that floods while the hooks run waits in TCP, as it would behind a paused socket.
-      if ((this.earlyBytes += chunk.length) >= EARLY_LIMIT) this.stopReading();
+      if ((this.earlyBytes += Math.max(chunk.length, EARLY_CHUNK_COST)) >= EARLY_LIMIT) this.stopReading();
       return;
     }
     // The FIN while hooks run, as a net.Socket would report it.
