@@ -26,6 +26,9 @@ export interface FastPath {
   readonly kBytesWritten: number;
   readonly kLastWriteWasAsync: number;
   readonly kLastWriteErr: number;
+  /** Where a read's bytes start in the ArrayBuffer handed to `onread` (no user buffer set). */
+  readonly kArrayBufferOffset: number;
+  readonly ShutdownWrap: new () => object;
 }
 
 const TESTED_MAJORS = new Set([20, 22, 24]);
@@ -67,9 +70,11 @@ function detect(): FastPath | null {
   } catch {
     return refuse('process.binding("stream_wrap") is not available');
   }
-  const { WriteWrap, streamBaseState, kReadBytesOrError, kBytesWritten, kLastWriteWasAsync, kLastWriteErr } = binding;
-  if (typeof WriteWrap !== 'function' || !(streamBaseState instanceof Int32Array)) return refuse('stream_wrap has an unexpected shape');
-  const indices = [kReadBytesOrError, kBytesWritten, kLastWriteWasAsync];
+  const { WriteWrap, ShutdownWrap, streamBaseState, kReadBytesOrError, kBytesWritten, kLastWriteWasAsync, kLastWriteErr, kArrayBufferOffset } = binding;
+  if (typeof WriteWrap !== 'function' || typeof ShutdownWrap !== 'function' || !(streamBaseState instanceof Int32Array)) {
+    return refuse('stream_wrap has an unexpected shape');
+  }
+  const indices = [kReadBytesOrError, kBytesWritten, kLastWriteWasAsync, kArrayBufferOffset];
   if (!indices.every((i) => typeof i === 'number' && Number.isInteger(i) && i >= 0 && i < streamBaseState.length)) {
     return refuse('stream_wrap has an unexpected shape');
   }
@@ -86,6 +91,8 @@ function detect(): FastPath | null {
     kBytesWritten: kBytesWritten as number,
     kLastWriteWasAsync: kLastWriteWasAsync as number,
     kLastWriteErr: hasWriteErr ? (kLastWriteErr as number) : -1,
+    kArrayBufferOffset: kArrayBufferOffset as number,
+    ShutdownWrap: ShutdownWrap as new () => object,
   };
 }
 

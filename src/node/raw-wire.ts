@@ -2,15 +2,15 @@
  * The fast path: a wire that drives a TCP or TLS socket's handle directly. Reads land in one
  * buffer shared by every raw connection of the process (parsed in place; what must outlive the
  * read is copied once, by the parser); writes go to the handle without the Writable machinery.
- * The net.Socket stays as the connection's owner for everything else — its address, `bytesRead`,
- * `end()` and `destroy()`, the server's connection count, 'close' — so an application that holds
- * `req.socket` still sees a working socket.
+ * The connection's owner does everything else — its address, `end()`, `destroy()`, 'close': a
+ * net.Socket (so an application that holds `req.socket` still sees a working socket), or, for a
+ * connection the standalone server accepted without one, its RawConnection (raw-connection.ts).
  *
  * Used only where fast-path.ts says the handle has the shape it expects; see there for what this
  * relies on.
  */
 import { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { getDefaultHighWaterMark, type Duplex } from 'node:stream';
 import type { WriteCallback } from '../protocol/connection.js';
 import { fastPath, isRawHandle, type FastPath } from './fast-path.js';
 import type { Wire, WireSink } from './wire.js';
@@ -21,7 +21,22 @@ const UV_EOF = -4095;
 const READ_SIZE = 64 * 1024;
 let shared: Buffer | null = null;
 
-interface Handle {
+/**
+ * A connection with no net.Socket under it (raw-connection.ts): it owns the handle's end,
+ * teardown and 'close', and gives the wire what it read while the handshake was decided.
+ */
+export interface HandleOwner {
+  readonly destroyed: boolean;
+  readonly writable: boolean;
+  destroy(): void;
+  end(): void;
+  /** The peer's FIN arrived on the wire's read. */
+  onEof(): void;
+  /** Stops the owner's own reads; returns the bytes they got past the request head. */
+  handOver(): Buffer[] | null;
+}
+
+export interface Handle {
   onread: (this: Handle, arrayBuffer?: ArrayBuffer) => unknown;
   readStart(): number;
   readStop(): number;
@@ -61,7 +76,14 @@ export function takeOverSocket(socket: Duplex, sink: WireSink): Wire | null {
   return new RawWire(socket, handle!, path, sink);
 }
 
+/** A raw wire for a connection accepted without a net.Socket (its handle already checked). */
+export function wireOnHandle(owner: HandleOwner, handle: Handle, sink: WireSink): RawWire {
+  return new RawWire(owner, handle, fastPath()!, sink);
+}
+
 export class RawWire implements Wire {
+  /** The net.Socket over the handle, or null: then `owner` is the handle's owner. */
+  readonly socket: Socket | null;
   /** Bytes handed to the handle whose write has not completed. */
   private pending = 0;
   /** A write left `pending` at or above the mark: 'drain' is owed once it is under. */
@@ -82,16 +104,25 @@ export class RawWire implements Wire {
   readonly writableHighWaterMark: number;
 
   constructor(
-    readonly socket: Socket,
+    readonly owner: Socket | HandleOwner,
     private readonly handle: Handle,
     private readonly path: FastPath,
-    readonly sink: WireSink,
+    /** Who hears of bytes, drains and (with no socket) nothing else; replaced once, at the upgrade. */
+    public sink: WireSink,
   ) {
-    (socket as BoundSocket)[kWire] = this;
     handle[kRaw] = this;
+    this.oneAtATime = handle.constructor.name === 'TLSWrap';
+    if (!(owner instanceof Socket)) {
+      this.socket = null;
+      this.writableHighWaterMark = getDefaultHighWaterMark(false);
+      this.behindStream = false;
+      return;
+    }
+    const socket = owner;
+    this.socket = socket;
+    (socket as BoundSocket)[kWire] = this;
     this.writableHighWaterMark = socket.writableHighWaterMark;
     this.behindStream = socket.writableLength > 0;
-    this.oneAtATime = handle.constructor.name === 'TLSWrap';
     // The StreamWire's listeners on the socket report 'end', 'close' and errors as before; ours
     // are only the reads and the writes.
     socket.pause();
@@ -106,8 +137,11 @@ export class RawWire implements Wire {
     this.started = true;
     const handle = this.handle;
     handle.onread = onRawRead;
+    const early = this.socket === null ? (this.owner as HandleOwner).handOver() : null;
     handle.useUserBuffer((shared ??= Buffer.allocUnsafeSlow(READ_SIZE)));
     if (head && head.length > 0) this.sink.wireData(head, false);
+    // Bytes that came while hooks ran, after the head, and before this read took over.
+    if (early !== null) for (const chunk of early) if (!this.stopped && !this.owner.destroyed) this.sink.wireData(chunk, false);
   }
 
   pause(): void {
@@ -118,11 +152,11 @@ export class RawWire implements Wire {
   }
 
   resume(): void {
-    if (this.reading || !this.started || this.stopped || this.socket.destroyed) return;
+    if (this.reading || !this.started || this.stopped || this.owner.destroyed) return;
     this.reading = true;
     this.handle.reading = true;
     const error = this.handle.readStart();
-    if (error) this.socket.destroy();
+    if (error) this.owner.destroy();
   }
 
   /** @internal A read completed on the handle: bytes in the shared buffer, or EOF, or an error. */
@@ -134,21 +168,22 @@ export class RawWire implements Wire {
     }
     if (nread === 0) return;
     this.pause();
-    if (nread !== UV_EOF) return void this.socket.destroy();
+    if (nread !== UV_EOF) return void this.owner.destroy();
+    const socket = this.socket;
+    if (socket === null) return (this.owner as HandleOwner).onEof();
     // The peer's FIN: ended the way net.Socket ends itself on EOF, so its 'end' (our StreamWire
     // listener) and, once our side has ended too, 'close' follow as on the stream path.
-    const socket = this.socket;
     socket.push(null);
     socket.read(0);
   }
 
   write(parts: readonly Buffer[], done?: WriteCallback): void {
     const socket = this.socket;
-    if (socket.destroyed) {
+    if (this.owner.destroyed) {
       if (done) process.nextTick(done, new Error('The connection is closed'));
       return;
     }
-    if (this.behindStream) {
+    if (this.behindStream && socket !== null) {
       if (socket.writableLength > 0) return writeThroughStream(socket, parts, done);
       this.behindStream = false;
     }
@@ -213,7 +248,7 @@ export class RawWire implements Wire {
     this.waiting = null;
     this.waitingDone = [];
     for (const part of parts) this.pending -= part.length;
-    if (status < 0 || this.socket.destroyed) {
+    if (status < 0 || this.owner.destroyed) {
       for (const done of callbacks) done(new Error(`write failed (${status})`));
       return;
     }
@@ -226,7 +261,7 @@ export class RawWire implements Wire {
     if (error !== 0) {
       const failure = new Error(`write failed (${error})`);
       if (done) process.nextTick(done, failure);
-      this.socket.destroy();
+      this.owner.destroy();
       return;
     }
     if (done) process.nextTick(done);
@@ -240,37 +275,37 @@ export class RawWire implements Wire {
     if (status < 0) {
       if (done) done(new Error(`write failed (${status})`));
       if (this.waiting !== null) this.sendWaiting(status);
-      this.socket.destroy();
+      this.owner.destroy();
       return;
     }
     if (done) done(null);
     if (this.waiting !== null) this.sendWaiting(status);
     if (this.over && this.pending < this.writableHighWaterMark) {
       this.over = false;
-      if (!this.socket.destroyed) this.sink.wireDrain();
+      if (!this.owner.destroyed) this.sink.wireDrain();
     }
   }
 
   /** What our writes left pending, and what the socket's Writable held when it was taken over. */
   get writableLength(): number {
-    return this.behindStream ? this.pending + this.socket.writableLength : this.pending;
+    return this.behindStream ? this.pending + this.socket!.writableLength : this.pending;
   }
 
   get writable(): boolean {
-    return this.socket.writable;
+    return this.owner.writable;
   }
 
   get destroyed(): boolean {
-    return this.socket.destroyed;
+    return this.owner.destroyed;
   }
 
   end(): void {
     // net.Socket shuts down after what it has queued; libuv after what we queued on the handle.
-    this.socket.end();
+    this.owner.end();
   }
 
   destroy(): void {
-    this.socket.destroy();
+    this.owner.destroy();
   }
 
   stop(): void {

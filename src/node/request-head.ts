@@ -6,7 +6,13 @@
  * handshake has (`method`, `url`, `httpVersion`, `headers`, `rawHeaders`, `socket`).
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+
+/**
+ * The connection a head came on: a net.Socket, or a connection accepted without one, which makes
+ * its net.Socket only when `socket` is read and can tell its peer's address without one.
+ */
+export type HeadSocket = Socket | { readonly socket: Socket; readonly remoteAddress: string | undefined };
 
 /** node:http's default bound on a request head (`--max-http-header-size`). */
 export const MAX_HEAD = 16 * 1024;
@@ -23,10 +29,21 @@ export class RequestHead {
     readonly headers: IncomingHttpHeaders,
     /** Names and values as received, alternating. */
     readonly rawHeaders: string[],
-    readonly socket: Socket,
+    private readonly source: HeadSocket,
   ) {
     this.httpVersionMajor = httpVersion.charCodeAt(0) - 48;
     this.httpVersionMinor = httpVersion.charCodeAt(2) - 48;
+  }
+
+  get socket(): Socket {
+    const source = this.source;
+    // A connection accepted without a net.Socket makes one here; a socket is its own.
+    return source instanceof Socket ? source : ((source as { socket?: Socket }).socket ?? (source as unknown as Socket));
+  }
+
+  /** The client's address, without making a net.Socket where there is none yet. */
+  get remoteAddress(): string | undefined {
+    return this.source.remoteAddress;
   }
 
   /** The old name of `socket`, still read by some code written for IncomingMessage. */
@@ -54,7 +71,7 @@ const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Parses the head in `bytes[0, end)` (without its final CRLF CRLF). */
-export function parseRequestHead(bytes: Buffer, end: number, socket: Socket): RequestHead | HeadError {
+export function parseRequestHead(bytes: Buffer, end: number, socket: HeadSocket): RequestHead | HeadError {
   const lines = bytes.toString('latin1', 0, end).split('\r\n');
   const match = REQUEST_LINE.exec(lines[0]);
   if (match === null) return { status: 400, message: 'Malformed request line' };

@@ -22,7 +22,7 @@ import type { HistoryOption } from './history.js';
 import type { AuthorizeTopic } from './topics-protocol.js';
 import { WebSocket, type Data } from './websocket.js';
 import { attachHttp2, isHttp2Server, serveHttp2Connections } from './http2-server.js';
-import type { ServerRequest } from './request-head.js';
+import { RequestHead, type ServerRequest } from './request-head.js';
 import { closePendingConnections, createUpgradeListener } from './upgrade-listener.js';
 
 export type { ServerRequest } from './request-head.js';
@@ -577,7 +577,8 @@ function invalidRefusal(refusal: Refusal): string | null {
 }
 
 function clientAddress(req: ServerRequest): string {
-  return req.socket.remoteAddress ?? '';
+  // A RequestHead tells the address without making a net.Socket where the server made none.
+  return (req instanceof RequestHead ? req.remoteAddress : req.socket.remoteAddress) ?? '';
 }
 
 /**
@@ -594,7 +595,7 @@ function createServer(options: ServerOptions): NetServer {
     // ALPN: browsers with an HTTP/2 connection open WebSockets on it (RFC 8441) when offered h2.
     return createUpgradeListener({ key, cert, ca, pfx, passphrase, handshakeTimeout, ALPNProtocols: ['h2', 'http/1.1'] });
   }
-  return createUpgradeListener(null);
+  return createUpgradeListener(null, options.fastPath === false ? undefined : { handshakeTimeout: options.handshakeTimeout ?? 10_000 });
 }
 
 async function runVerify(verify: NonNullable<ServerOptions['verifyClient']>, info: VerifyInfo): Promise<Refusal | null> {

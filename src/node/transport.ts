@@ -17,6 +17,7 @@ import { RateLimiter } from './rate-limit.js';
 import { StreamWire } from './stream-wire.js';
 import type { Wire, WireSink } from './wire.js';
 import { takeOverSocket } from './raw-wire.js';
+import { RawConnection } from './raw-connection.js';
 
 export interface TransportOwner {
   onTransportMessage(data: Buffer, isBinary: boolean): void;
@@ -85,7 +86,14 @@ export class Transport implements ConnectionEvents, WireSink {
     this.policies = options.policies ?? resolvePolicies({}, null, side);
     this.limiter = this.policies.rateLimit ? new RateLimiter(this.policies.rateLimit) : null;
     this.fastPath = options.fastPath !== false;
-    this.wire = new StreamWire(socket, this);
+    // A connection accepted without a net.Socket has only its handle: the raw wire from the start.
+    this.wire = socket instanceof RawConnection ? socket.wireFor(this) : new StreamWire(socket, this);
+  }
+
+  /** The socket to show the application (`ws._socket`): a net.Socket, made now if there was none. */
+  get publicSocket(): Duplex {
+    const socket = this.socket;
+    return socket instanceof RawConnection ? socket.socket : socket;
   }
 
   /**
@@ -106,7 +114,7 @@ export class Transport implements ConnectionEvents, WireSink {
     if (this.wire.destroyed || this.reported) return;
     // Once the application has had the socket (its 'connection' listener ran), a plain TCP socket
     // may move onto the raw handle: one shared read buffer, writes without the stream layer.
-    if (this.fastPath) this.wire = takeOverSocket(this.socket, this) ?? this.wire;
+    if (this.fastPath && !(this.socket instanceof RawConnection)) this.wire = takeOverSocket(this.socket, this) ?? this.wire;
     this.wire.start(head);
     // It flows from here, unless the application paused (or the head filled what we may hold).
     if (!this.readPaused && !this.reported) this.wire.resume();

@@ -8,16 +8,22 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { buildErrorResponse, checkRequest } from '../protocol/handshake.js';
-import { isUpgrade, MAX_HEAD, parseRequestHead, type RequestHead } from './request-head.js';
+import { acceptRaw, closeRawPending, rawAcceptEnabled } from './raw-accept.js';
+import { isUpgrade, MAX_HEAD, parseRequestHead, type HeadSocket, type RequestHead } from './request-head.js';
 
 const kPending = Symbol('rfc6455.pending');
 type Listener = net.Server & { [kPending]: Set<net.Socket> };
 /** A connection still sending its head: its listener, and what arrived of the head so far. */
 type PendingSocket = net.Socket & { [kPending]?: { listener: Listener; held: Buffer | null } };
 
-export function createUpgradeListener(tlsOptions: tls.TlsOptions | null): net.Server {
+/**
+ * `rawAccept`: on plain TCP, where the fast path runs, connections are accepted without a
+ * net.Socket (raw-accept.ts), under a handshake timer of `rawAccept.handshakeTimeout` ms.
+ */
+export function createUpgradeListener(tlsOptions: tls.TlsOptions | null, rawAccept?: { handshakeTimeout: number }): net.Server {
   const server = (tlsOptions ? tls.createServer(tlsOptions) : net.createServer()) as Listener;
   server[kPending] = new Set();
+  if (!tlsOptions && rawAccept && rawAcceptEnabled()) server.once('listening', () => acceptRaw(server, rawAccept.handshakeTimeout));
   server.on(tlsOptions ? 'secureConnection' : 'connection', onConnection);
   // A TLS handshake that fails or times out is only reported: the socket is ours to drop.
   if (tlsOptions) server.on('tlsClientError', dropOnTlsError);
@@ -31,6 +37,7 @@ function dropOnTlsError(_error: Error, socket: tls.TLSSocket): void {
 /** Drops the connections still sending their request head (the server is closing). */
 export function closePendingConnections(server: net.Server): void {
   for (const socket of (server as Listener)[kPending] ?? []) socket.destroy();
+  closeRawPending(server);
 }
 
 function onConnection(this: Listener, socket: PendingSocket): void {
@@ -42,31 +49,45 @@ function onConnection(this: Listener, socket: PendingSocket): void {
   socket.once('close', onHeadClose);
 }
 
-function onHeadData(this: PendingSocket, chunk: Buffer): void {
-  const state = this[kPending]!;
-  const held = state.held;
+/** What a read did to a head: more is needed (`held`), an answer is owed, or the head is complete. */
+export type HeadScan =
+  | { held: Buffer }
+  | { status: number; message: string; headers?: Record<string, string> }
+  | { head: RequestHead; rest: Buffer };
+
+/** Adds `chunk` to what was `held` of a head; the connection is `socket` (or what stands for it). */
+export function scanHead(held: Buffer | null, chunk: Buffer, socket: HeadSocket): HeadScan {
   const data = held ? Buffer.concat([held, chunk]) : chunk;
   // The end of the head can straddle reads: look from just before what was held.
   const end = data.indexOf('\r\n\r\n', held ? Math.max(0, held.length - 3) : 0);
   if (end === -1 || end > MAX_HEAD) {
-    if (data.length <= MAX_HEAD) return void (state.held = Buffer.from(data));
-    return answer(this, 431, 'Request header fields too large');
+    if (data.length <= MAX_HEAD) return { held: Buffer.from(data) };
+    return { status: 431, message: 'Request header fields too large' };
   }
-  const head = parseRequestHead(data, end, this);
-  if (!('method' in head)) return answer(this, head.status, head.message);
-  if (!isUpgrade(head)) return answerPlain(this, head);
+  const head = parseRequestHead(data, end, socket);
+  if (!('method' in head)) return head;
+  if (!isUpgrade(head)) return answerPlain(head);
+  // Bytes after the head (the client's first frames) go with it.
+  return { head, rest: data.subarray(end + 4) };
+}
+
+function onHeadData(this: PendingSocket, chunk: Buffer): void {
+  const state = this[kPending]!;
+  const scan = scanHead(state.held, chunk, this);
+  if ('held' in scan) return void (state.held = scan.held);
+  if ('status' in scan) return answer(this, scan.status, scan.message, scan.headers);
   release(this);
-  // Bytes after the head (the client's first frames) go with it; reading waits for the WebSocket.
+  // Reading waits for the WebSocket.
   this.pause();
-  state.listener.emit('upgrade', head, this, data.subarray(end + 4));
+  state.listener.emit('upgrade', scan.head, this, scan.rest);
 }
 
 /** A plain request on a WebSocket-only port, or a WebSocket handshake missing Connection/Upgrade. */
-function answerPlain(socket: PendingSocket, head: RequestHead): void {
+function answerPlain(head: RequestHead): { status: number; message: string; headers?: Record<string, string> } {
   const check = head.headers['sec-websocket-key'] === undefined ? null : checkRequest(head);
-  if (check && !check.ok) return answer(socket, check.status, check.message, check.headers);
+  if (check && !check.ok) return check;
   // The connection closes after the answer: a body that follows is never read.
-  answer(socket, 426, 'Upgrade Required', { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' });
+  return { status: 426, message: 'Upgrade Required', headers: { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13' } };
 }
 
 function answer(socket: PendingSocket, status: number, message: string, headers?: Record<string, string>): void {

@@ -485,7 +485,7 @@ export class WebSocket<B extends BinaryType = 'nodebuffer', User = unknown> exte
    * bypass the connection's queue and framing.
    */
   get _socket(): Duplex | null {
-    return this.transport?.socket ?? null;
+    return this.transport?.publicSocket ?? null;
   }
 
   // TransportOwner: what the connection reports.

@@ -612,3 +612,48 @@ export class RawServer {
     this.peers.push(new FrameReader(socket, head, { autoPong: this.pong }));
   }
 }
+
+// ---- watching what a server constructs ----------------------------------------------------
+
+/**
+ * Records every net.Socket constructed from now until `stop()`, on either side: node's Socket
+ * constructor adds its own 'end' listener through `on`, which is watched on the prototype (the
+ * network itself is untouched). `serverSide(port)`: the ones whose local port is `port`.
+ */
+export function watchSockets(): { serverSide(port: number): net.Socket[]; stop(): void } {
+  const seen = new Set<net.Socket>();
+  const proto = net.Socket.prototype as net.Socket & { on: net.Socket['on'] };
+  const inherited = proto.on;
+  proto.on = function (this: net.Socket, ...args: Parameters<net.Socket['on']>) {
+    seen.add(this);
+    return inherited.apply(this, args);
+  } as net.Socket['on'];
+  return {
+    serverSide: (port) => [...seen].filter((socket) => socket.localPort === port),
+    stop: () => {
+      delete (proto as { on?: unknown }).on;
+      if (proto.on !== inherited) proto.on = inherited;
+    },
+  };
+}
+
+/**
+ * How many connections to local `port` are still open in this process, net.Socket or not: a
+ * handle the server took without one (a libuv TCP) counts by its own address. The listening
+ * handle has no peer and is not counted.
+ */
+export function serverHandles(port: number): number {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  let count = 0;
+  for (const handle of handles) {
+    if (handle instanceof net.Socket) {
+      if (handle.localPort === port && handle.remotePort !== undefined) count++;
+      continue;
+    }
+    const tcp = handle as { getsockname?(out: { port?: number }): number; getpeername?(out: object): number };
+    if (typeof tcp.getsockname !== 'function' || typeof tcp.getpeername !== 'function') continue;
+    const local: { port?: number } = {};
+    if (tcp.getsockname(local) === 0 && local.port === port && tcp.getpeername({}) === 0) count++;
+  }
+  return count;
+}
