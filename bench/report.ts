@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { barChart, type Bar } from './charts.js';
+import { CATEGORIES, type Shares } from './profile-categories.js';
 
 export interface EchoRun {
   per_s: number;
@@ -18,6 +19,8 @@ export interface EchoRun {
   rss_one: number;
   rss_all: number;
   conns: number;
+  /** With --profile: where a Node server's measured window went. */
+  profile?: Shares;
   [key: string]: unknown;
 }
 
@@ -187,6 +190,28 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
         const perSecond = sc.metric === 'per_s' ? cell.median.value : 0;
         const perItem = perSecond > 0 ? ` · ${((cpu * 1e6) / perSecond).toFixed(2)} µs` : '';
         return `${Math.round(cpu * 100)}%${perItem}`;
+      });
+      lines.push(`| ${sc.title} | ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+  }
+
+  // With --profile: the Node servers' measured windows by category (medians over the runs).
+  const profiled = servers.filter((s) => results.scenarios.some((sc) => results.echo[sc.id]?.[s.id]?.runs.some((r) => r.profile)));
+  if (profiled.length) {
+    lines.push('### Where the time went (`--profile`: Node servers under `--cpu-prof`)');
+    lines.push('');
+    lines.push('Shares of each server\'s measured window, medians over the runs: the socket syscalls (the native write and read calls), the WebSocket library, Node\'s own JS, GC, idle (`bench/profile-categories.ts`). The profiler slows the servers it runs in: compare throughput in a run without `--profile`.');
+    lines.push('');
+    lines.push(`| scenario | ${profiled.map((s) => s.label).join(' | ')} |`);
+    lines.push(`|---|${profiled.map(() => '---').join('|')}|`);
+    for (const sc of results.scenarios) {
+      if (sc.unit === 'KB') continue;
+      const cells = profiled.map((s) => {
+        const shares = (results.echo[sc.id]?.[s.id]?.runs ?? []).flatMap((r) => (r.profile ? [r.profile] : []));
+        if (!shares.length) return '';
+        const median = (c: (typeof CATEGORIES)[number]) => shares.map((x) => x[c]).sort((a, b) => a - b)[Math.floor(shares.length / 2)];
+        return (['syscalls', 'library', 'node', 'gc', 'idle'] as const).map((c) => `${c} ${Math.round(median(c) * 100)}%`).join(' · ');
       });
       lines.push(`| ${sc.title} | ${cells.join(' | ')} |`);
     }
