@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { barChart, type Bar } from './charts.js';
-import { CATEGORIES, type Shares } from './profile-categories.js';
+import type { Category, Shares } from './profile-categories.js';
 
 export interface EchoRun {
   per_s: number;
@@ -210,7 +210,7 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
       const cells = profiled.map((s) => {
         const shares = (results.echo[sc.id]?.[s.id]?.runs ?? []).flatMap((r) => (r.profile ? [r.profile] : []));
         if (!shares.length) return '';
-        const median = (c: (typeof CATEGORIES)[number]) => shares.map((x) => x[c]).sort((a, b) => a - b)[Math.floor(shares.length / 2)];
+        const median = (c: Category) => shares.map((x) => x[c]).sort((a, b) => a - b)[Math.floor(shares.length / 2)];
         return (['syscalls', 'library', 'node', 'gc', 'idle'] as const).map((c) => `${c} ${Math.round(median(c) * 100)}%`).join(' · ');
       });
       lines.push(`| ${sc.title} | ${cells.join(' | ')} |`);
