@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './procs.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dist = new URL('../dist/index.js', import.meta.url).href;
@@ -139,11 +140,6 @@ function line(child: ChildProcess, prefix: string): Promise<string[]> {
   });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function main(): Promise<void> {
   const reps = option('reps', 3);

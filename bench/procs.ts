@@ -1,6 +1,7 @@
 /**
  * Process plumbing shared by the multi-process benchmarks: a redis-server of their own, children
- * pinned to a core with taskset (when present), waiting for a line of output or an IPC message.
+ * pinned to a core with taskset (when present), waiting for a line of output or an IPC message,
+ * and the median and percentile every benchmark's figures are taken with.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';

@@ -6,7 +6,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { barChart, type Bar } from './charts.js';
-import type { Category, Shares } from './profile-categories.js';
+import { median } from './procs.js';
+import { CATEGORIES, formatShares, type Shares } from './profile-categories.js';
 
 export interface EchoRun {
   per_s: number;
@@ -201,17 +202,16 @@ export function render(results: Results, outDir: string, prefix = ''): string[] 
   if (profiled.length) {
     lines.push('### Where the time went (`--profile`: Node servers under `--cpu-prof`)');
     lines.push('');
-    lines.push('Shares of each server\'s measured window, medians over the runs: the socket syscalls (the native write and read calls), the WebSocket library, Node\'s own JS, GC, idle (`bench/profile-categories.ts`). The profiler slows the servers it runs in: compare throughput in a run without `--profile`.');
+    lines.push('Shares of each server\'s measured window, medians over the runs: idle, GC, the socket syscalls (the native write and read calls), the WebSocket library, Node\'s own JS and the rest (`bench/profile-categories.ts`). The profiler slows the servers it runs in: compare throughput in a run without `--profile`.');
     lines.push('');
     lines.push(`| scenario | ${profiled.map((s) => s.label).join(' | ')} |`);
     lines.push(`|---|${profiled.map(() => '---').join('|')}|`);
     for (const sc of results.scenarios) {
       if (sc.unit === 'KB') continue;
       const cells = profiled.map((s) => {
-        const shares = (results.echo[sc.id]?.[s.id]?.runs ?? []).flatMap((r) => (r.profile ? [r.profile] : []));
-        if (!shares.length) return '';
-        const median = (c: Category) => shares.map((x) => x[c]).sort((a, b) => a - b)[Math.floor(shares.length / 2)];
-        return (['syscalls', 'library', 'node', 'gc', 'idle'] as const).map((c) => `${c} ${Math.round(median(c) * 100)}%`).join(' · ');
+        const runs = (results.echo[sc.id]?.[s.id]?.runs ?? []).flatMap((r) => (r.profile ? [r.profile] : []));
+        if (!runs.length) return '';
+        return formatShares(Object.fromEntries(CATEGORIES.map((c) => [c, median(runs.map((r) => r[c]))])) as Shares);
       });
       lines.push(`| ${sc.title} | ${cells.join(' | ')} |`);
     }

@@ -27,6 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePeers } from './peers.js';
+import { median } from './procs.js';
 import { categorize, formatShares } from './profile-categories.js';
 import { render, type EchoCell, type EchoRun, type MicroRow, type Results } from './report.js';
 
@@ -63,11 +64,6 @@ function log(line: string): void {
   console.log(`[${s}s] ${line}`);
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function sh(cmd: string, args: string[]): string {
   try {

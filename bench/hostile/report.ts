@@ -1,5 +1,6 @@
 /** Medians over the repetitions, the markdown table and the JSON document. */
-import { median, type RunResult } from './runner.js';
+import { median } from '../procs.js';
+import type { RunResult } from './runner.js';
 import type { Scenario } from './scenarios.js';
 import type { ServerKind } from './server-process.js';
 

@@ -2,6 +2,7 @@
  * One run of one scenario against one server: a fresh server process, N peers, a memory sample
  * with the connections open and idle, the attack, a second sample, then how each connection ended.
  */
+import { median } from '../procs.js';
 import { Peer } from './peer.js';
 import type { Scenario } from './scenarios.js';
 import { ServerProcess, type MemorySample, type ServerKind } from './server-process.js';
@@ -31,11 +32,6 @@ export interface RunResult {
 
 const perConnection = (a: number, b: number, n: number) => (a - b) / n;
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function ending(peer: Peer): string {
   if (peer.closeCode !== null) return `closed ${peer.closeCode}`;
